@@ -1,0 +1,49 @@
+"""The ``llm`` role: chat messages in, streamed text out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from modalities.types import ChatMessage, GenerationParams
+
+if TYPE_CHECKING:
+    from agent.settings import AttuneSettings
+
+
+@dataclass(frozen=True)
+class LLMCapabilities:
+    """What a backend can do beyond plain streamed generation."""
+
+    #: Honours ``GenerationParams.json_schema`` (constrained decoding).
+    json_schema: bool = False
+    #: Honours ``GenerationParams.seed`` reproducibly.
+    seeded: bool = False
+
+
+class LLM(ABC):
+    """A chat language model. One required method: :meth:`stream`."""
+
+    name: str = "llm"
+    capabilities: LLMCapabilities = LLMCapabilities()
+
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> LLM:
+        """Construct cheaply from settings; weights load in :meth:`load` or on first use."""
+
+    def load(self) -> None:  # noqa: B027 - optional hook
+        """Load weights now (otherwise on first use)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the model and any server or threads it holds."""
+
+    @abstractmethod
+    def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> Iterator[str]:
+        """Generate a reply to ``messages``, yielding text pieces as they are produced."""
+
+    def generate(self, messages: Sequence[ChatMessage], params: GenerationParams) -> str:
+        """The whole reply at once."""
+        return "".join(self.stream(messages, params))

@@ -1,0 +1,1 @@
+"""Graph nodes: one small function per step, each returning a partial state update."""

@@ -1,0 +1,114 @@
+"""The registry of named backends, one table per role.
+
+Settings pick a backend by name; the registry imports its module only when it is created, and
+turns a missing optional dependency into an actionable message. CLI choices come from these keys.
+Adding a backend: write a class with ``from_settings(settings)`` in the role's package and add a
+:class:`BackendSpec` line below (see docs/ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from modalities.errors import BackendUnavailableError, UnknownBackendError
+
+if TYPE_CHECKING:
+    from agent.settings import AttuneSettings
+
+Role = Literal["embedder", "text_emotion", "llm", "strategy_planner"]
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """Where a backend lives and what it needs."""
+
+    target: str  # "package.module:ClassName"
+    description: str
+    extra: str | None = None  # the attune[extra] that provides its dependencies
+    requires: tuple[str, ...] = ()  # top-level modules it imports
+
+
+REGISTRY: dict[str, dict[str, BackendSpec]] = {
+    "embedder": {
+        "minilm": BackendSpec(
+            "modalities.text.minilm:MiniLMEmbedder",
+            "all-MiniLM-L6-v2 sentence embeddings (bundled, sentence-transformers)",
+            requires=("sentence_transformers", "torch"),
+        ),
+    },
+    "text_emotion": {
+        "goemotions-head": BackendSpec(
+            "modalities.text.emotion_head:GoEmotionsHead",
+            "classifier head over MiniLM embeddings trained on GoEmotions (bundled)",
+            requires=("torch",),
+        ),
+        "transformers": BackendSpec(
+            "modalities.text.hf_classifier:TransformersTextEmotion",
+            "any local transformers sequence-classification model directory",
+            requires=("transformers", "torch"),
+        ),
+    },
+    "llm": {
+        "llamacpp": BackendSpec(
+            "agent.llm.llamacpp:LlamaCppLLM",
+            "llama.cpp in-process (xllamacpp); default: bundled SmolLM2-135M-Instruct GGUF",
+            requires=("xllamacpp",),
+        ),
+        "transformers": BackendSpec(
+            "agent.llm.hf:TransformersLLM",
+            "transformers causal LM from a local directory or a GGUF file (cuda when present)",
+            extra="gguf",
+            requires=("transformers", "torch"),
+        ),
+        "openai": BackendSpec(
+            "agent.llm.openai_compat:OpenAICompatLLM",
+            "any OpenAI-compatible endpoint (vLLM, llama.cpp server, Ollama)",
+            extra="openai",
+            requires=("openai",),
+        ),
+    },
+    "strategy_planner": {
+        "prior": BackendSpec(
+            "strategies.planners.prior:PriorPlanner",
+            "ESConv strategy frequencies by conversation stage, with a repetition penalty",
+        ),
+    },
+}
+
+
+def names(role: str) -> list[str]:
+    """The backend names registered for ``role``."""
+    return sorted(REGISTRY.get(role, {}))
+
+
+def spec(role: str, name: str) -> BackendSpec:
+    """The spec of backend ``name`` for ``role``, or :class:`UnknownBackendError`."""
+    if role not in REGISTRY:
+        raise UnknownBackendError("role", role, list(REGISTRY))
+    try:
+        return REGISTRY[role][name]
+    except KeyError:
+        raise UnknownBackendError(role, name, names(role)) from None
+
+
+def backend_class(role: str, name: str) -> type[Any]:
+    """Import and return the class of a backend (lazily; nothing is loaded until now)."""
+    entry = spec(role, name)
+    module_name, _, attr = entry.target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        missing = exc.name or "a dependency"
+        hint = f"pip install 'attune[{entry.extra}]'" if entry.extra else f"pip install {missing}"
+        raise BackendUnavailableError(
+            f"{role} backend {name!r} needs {missing!r}, which is not installed: {hint}"
+        ) from exc
+    cls: type[Any] = getattr(module, attr)
+    return cls
+
+
+def create(role: str, name: str, settings: AttuneSettings, **kwargs: Any) -> Any:
+    """Construct backend ``name`` for ``role`` from settings. Cheap: weights load later."""
+    return backend_class(role, name).from_settings(settings, **kwargs)

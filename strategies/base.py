@@ -1,0 +1,67 @@
+"""The ``strategy_planner`` role: a probability for each of the 8 ESConv strategies."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from strategies.taxonomy import STRATEGIES, Strategy
+
+if TYPE_CHECKING:
+    from agent.settings import AttuneSettings
+
+
+@dataclass(frozen=True)
+class PlanningContext:
+    """What a planner may look at for one supporter turn.
+
+    Plain data so that planners can be used and evaluated without the graph.
+    """
+
+    #: (speaker, text) pairs before this turn, oldest first; speaker is "seeker" or "supporter".
+    dialogue: Sequence[tuple[str, str]] = ()
+    #: Strategies the supporter used so far, oldest first.
+    previous_strategies: Sequence[Strategy] = ()
+    #: Dominant emotion (an Ekman group or a GoEmotions label), if known.
+    emotion: str | None = None
+    valence: float | None = None
+    intensity: float | None = None
+    #: Background, when known (ESConv's emotion type, problem type, situation).
+    situation: str | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def seeker_turns(self) -> int:
+        """How many times the seeker has spoken so far."""
+        return sum(1 for speaker, _ in self.dialogue if speaker == "seeker")
+
+
+class StrategyPlanner(ABC):
+    """Scores the 8 strategies for the next supporter turn."""
+
+    name: str
+
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> StrategyPlanner:
+        """Construct cheaply from settings."""
+
+    @abstractmethod
+    def predict_proba(self, context: PlanningContext) -> dict[Strategy, float]:
+        """A probability for every strategy (all 8 keys, summing to 1)."""
+
+    def choose(self, context: PlanningContext) -> Strategy:
+        """The most probable strategy (ties broken in ESConv order)."""
+        probs = self.predict_proba(context)
+        return max(STRATEGIES, key=lambda s: probs[s])
+
+
+def normalise(scores: dict[Strategy, float]) -> dict[Strategy, float]:
+    """Scale non-negative scores over all 8 strategies to sum to 1 (uniform if all zero)."""
+    values = {s: max(float(scores.get(s, 0.0)), 0.0) for s in STRATEGIES}
+    total = sum(values.values())
+    if total <= 0:
+        return {s: 1.0 / len(STRATEGIES) for s in STRATEGIES}
+    return {s: v / total for s, v in values.items()}

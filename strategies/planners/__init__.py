@@ -1,0 +1,1 @@
+"""Strategy planners (the ``strategy_planner`` role)."""
