@@ -72,7 +72,7 @@ REGISTRY: dict[str, dict[str, BackendSpec]] = {
     "strategy_planner": {
         "prior": BackendSpec(
             "strategies.planners.prior:PriorPlanner",
-            "ESConv strategy frequencies by conversation stage, with a repetition penalty",
+            "ESConv strategy frequencies by conversation stage and previous strategy",
         ),
     },
 }

@@ -1,0 +1,170 @@
+"""Chain-of-empathy appraisal: parse the LLM's answer, validate it, and fall back to perception.
+
+The chain is event scenario -> the user's emotion -> its cause -> the goal of the reply. The LLM
+proposes each step; a step that is missing, empty, a placeholder, an echo of the instructions, or
+(for the emotion) contradicts what perception measured is replaced by the deterministic step
+built from perception, and the trace records which source each step came from.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from modalities.text.labels import AFFECT_COORDINATES
+from modalities.types import Appraisal, AppraisalSource, TextEmotion
+
+FIELDS = ("event", "emotion", "cause", "goal")
+
+#: The JSON schema given to LLMs that support constrained decoding.
+APPRAISAL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {k: {"type": "string", "maxLength": 160} for k in FIELDS},
+    "required": list(FIELDS),
+    "additionalProperties": False,
+}
+
+_MAX_FIELD_CHARS = 200
+_PLACEHOLDERS = {"", "...", "string", "n/a", "none", "unknown", "null", "-", "?"}
+
+_GOALS = {
+    "sadness": "comfort them and make room for the loss they feel",
+    "fear": "help them feel safer and less alone with the worry",
+    "anger": "acknowledge the frustration so they feel heard",
+    "disgust": "validate their reaction without judging anyone",
+    "joy": "share their happiness and let them enjoy it",
+    "surprise": "help them make sense of what happened",
+    "neutral": "understand what they would like to talk about",
+}
+
+_INTENSITY_WORDS = ((0.75, "strongly"), (0.4, "clearly"), (0.0, "a little"))
+
+#: Common emotion words an LLM uses beyond the GoEmotions labels, with their valence sign.
+_EXTRA_VALENCE = {
+    "sad": -1, "upset": -1, "hurt": -1, "lonely": -1, "anxious": -1, "worried": -1,
+    "scared": -1, "afraid": -1, "angry": -1, "mad": -1, "frustrated": -1, "stressed": -1,
+    "depressed": -1, "heartbroken": -1, "devastated": -1, "hopeless": -1, "guilty": -1,
+    "ashamed": -1, "overwhelmed": -1, "tired": -1, "exhausted": -1, "lost": -1, "grieving": -1,
+    "happy": 1, "glad": 1, "excited": 1, "proud": 1, "relieved": 1, "grateful": 1,
+    "thankful": 1, "hopeful": 1, "content": 1, "calm": 1, "loved": 1, "joyful": 1,
+}  # fmt: skip
+
+_PRONOUNS = [
+    (r"\bI am\b", "they are"), (r"\bI'm\b", "they're"), (r"\bI've\b", "they've"),
+    (r"\bI'll\b", "they'll"), (r"\bI'd\b", "they'd"), (r"\bI was\b", "they were"),
+    (r"\bI\b", "they"), (r"\bmy\b", "their"), (r"\bMy\b", "Their"), (r"\bme\b", "them"),
+    (r"\bmyself\b", "themselves"), (r"\bmine\b", "theirs"),
+]  # fmt: skip
+
+_CAUSE_MARKERS = re.compile(r"\b(?:because|since|after|as|when|due to)\b\s+(.+)", re.IGNORECASE)
+
+
+def parse_appraisal(text: str) -> dict[str, str]:
+    """Extract whatever chain steps an LLM answer contains.
+
+    Accepts a JSON object anywhere in the text (also inside code fences), or ``Key: value`` lines
+    (any case, bullets or numbering allowed). Returns only the steps found, stripped.
+    """
+    found: dict[str, str] = {}
+    for match in re.finditer(r"\{.*?\}", text, flags=re.DOTALL):
+        try:
+            obj = json.loads(match.group(0))
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict):
+            for key, value in obj.items():
+                name = str(key).strip().lower()
+                if name in FIELDS and isinstance(value, str | int | float):
+                    found.setdefault(name, str(value).strip())
+    if found:
+        return found
+    line_re = re.compile(
+        r"^\s*(?:[-*•]|\d+[.)])?\s*\**\s*(event|emotion|cause|goal)\s*\**\s*[:=-]\s*(.+)$",
+        re.IGNORECASE,
+    )
+    for line in text.splitlines():
+        m = line_re.match(line)
+        if m:
+            found.setdefault(m.group(1).lower(), m.group(2).strip().strip('"').strip())
+    return found
+
+
+def _valid_text(value: str | None) -> bool:
+    if value is None:
+        return False
+    cleaned = value.strip().strip(".").strip().lower()
+    if cleaned in _PLACEHOLDERS or len(value) > _MAX_FIELD_CHARS:
+        return False
+    # echoes of the instructions in the prompt
+    return not any(p in cleaned for p in ("in a few words", "one or two words", "what happened to"))
+
+
+def _valence_sign(words: str) -> int:
+    """Sign of the valence the words express: -1, 0 (unknown or mixed) or 1."""
+    total = 0.0
+    for token in re.findall(r"[a-z]+", words.lower()):
+        if token in AFFECT_COORDINATES and token != "neutral":
+            total += AFFECT_COORDINATES[token][0]
+        elif token in _EXTRA_VALENCE:
+            total += _EXTRA_VALENCE[token]
+    return (total > 0) - (total < 0)
+
+
+def _third_person(text: str) -> str:
+    out = text
+    for pattern, repl in _PRONOUNS:
+        out = re.sub(pattern, repl, out)
+    return out
+
+
+def _first_sentence(text: str, max_words: int = 16) -> str:
+    sentence = re.split(r"(?<=[.!?])\s+", text.strip(), maxsplit=1)[0].rstrip(".!?")
+    words = sentence.split()
+    return " ".join(words[:max_words]) + ("..." if len(words) > max_words else "")
+
+
+def describe_emotion(emotion: TextEmotion | None) -> str:
+    """A short phrase for the perceived emotion, e.g. ``"strongly sadness (grief)"``."""
+    if emotion is None:
+        return "unclear from the message"
+    adverb = next(word for bound, word in _INTENSITY_WORDS if emotion.intensity >= bound)
+    detail = [label for label in emotion.labels[:2] if label != emotion.primary_ekman]
+    base = emotion.primary_ekman if emotion.primary_ekman != "neutral" else emotion.primary
+    if base == "neutral":
+        return "calm or neutral"
+    return f"{adverb} {base}" + (f" ({', '.join(detail)})" if detail else "")
+
+
+def fallback_appraisal(message: str, emotion: TextEmotion | None) -> dict[str, str]:
+    """The deterministic chain built from the message and perception alone."""
+    event = _third_person(_first_sentence(message)) if message.strip() else "they did not say"
+    cause_match = _CAUSE_MARKERS.search(message)
+    cause = _third_person(_first_sentence(cause_match.group(1))) if cause_match else event
+    group = emotion.primary_ekman if emotion is not None else "neutral"
+    return {
+        "event": event,
+        "emotion": describe_emotion(emotion),
+        "cause": cause,
+        "goal": _GOALS.get(group, _GOALS["neutral"]),
+    }
+
+
+def build_appraisal(message: str, emotion: TextEmotion | None, llm_output: str | None) -> Appraisal:
+    """Merge the LLM's steps (when valid) with the perception fallback, recording sources."""
+    fallback = fallback_appraisal(message, emotion)
+    proposed = parse_appraisal(llm_output) if llm_output else {}
+    steps: dict[str, str] = {}
+    sources: dict[str, AppraisalSource] = {}
+    for name in FIELDS:
+        value = proposed.get(name)
+        ok = _valid_text(value)
+        if ok and name == "emotion" and emotion is not None and value is not None:
+            # A confident perception outranks a small model that reads the opposite feeling.
+            perceived = (emotion.valence > 0.15) - (emotion.valence < -0.15)
+            ok = not (perceived and _valence_sign(value) == -perceived)
+        if ok and value is not None:
+            steps[name], sources[name] = value.rstrip("."), "llm"
+        else:
+            steps[name], sources[name] = fallback[name], "perception"
+    return Appraisal(sources=sources, **steps)

@@ -1,0 +1,229 @@
+"""The public API: :class:`Attune` runs empathetic turns for sessions that persist."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import unicodedata
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from agent import registry
+from agent.context import AttuneContext
+from agent.graph import build_graph
+from agent.llm.base import LLM
+from agent.sessions import open_sqlite_store
+from agent.settings import AttuneSettings
+from agent.state import AttuneState, new_turn_input
+from modalities.errors import InputError
+from modalities.text.base import Embedder, TextEmotionRecognizer
+from modalities.types import ChatMessage, TurnEvent, TurnResult
+from strategies.base import StrategyPlanner
+
+log = logging.getLogger(__name__)
+_SESSION_ID_MAX = 128
+
+
+def validate_text(text: object, max_chars: int) -> str:
+    """The user's text, normalised, or an :class:`InputError` that says what is wrong."""
+    if not isinstance(text, str):
+        raise InputError("bad_type", f"text must be a string, not {type(text).__name__}")
+    cleaned = unicodedata.normalize("NFC", text)
+    # control characters (except newline and tab) carry no meaning and confuse tokenizers
+    cleaned = "".join(c for c in cleaned if c in "\n\t" or unicodedata.category(c)[0] != "C")
+    cleaned = cleaned.strip()
+    if not cleaned:
+        raise InputError("empty_text", "the message is empty; please type something")
+    if len(cleaned) > max_chars:
+        raise InputError(
+            "text_too_long",
+            f"the message is {len(cleaned)} characters long; the limit is {max_chars}",
+        )
+    return cleaned
+
+
+def validate_session_id(session_id: str) -> str:
+    """A session id is 1-128 characters of letters, digits, '-', '_' or '.'."""
+    ok = (
+        isinstance(session_id, str)
+        and 0 < len(session_id) <= _SESSION_ID_MAX
+        and all(c.isascii() and (c.isalnum() or c in "-_.") for c in session_id)
+    )
+    if not ok:
+        raise InputError(
+            "bad_session_id",
+            f"a session id is 1-{_SESSION_ID_MAX} characters of letters, digits, '-', '_', '.'",
+        )
+    return session_id
+
+
+def new_session_id() -> str:
+    """A fresh random session id."""
+    return uuid.uuid4().hex
+
+
+class Attune:
+    """An empathetic conversational agent: perception, chain of empathy, strategy, reply.
+
+    Backends come from the registry by the names in ``settings.backends`` unless given here.
+    Construction is cheap; models load on first use or in :meth:`load`. Thread-safe: turns of the
+    same instance run one at a time.
+    """
+
+    def __init__(
+        self,
+        settings: AttuneSettings | None = None,
+        *,
+        embedder: Embedder | None = None,
+        text_emotion: TextEmotionRecognizer | None = None,
+        llm: LLM | None = None,
+        planner: StrategyPlanner | None = None,
+        checkpointer: BaseCheckpointSaver[str] | None = None,
+    ) -> None:
+        self.settings = settings or AttuneSettings()
+        names = self.settings.backends
+        if embedder is None:
+            embedder = registry.create("embedder", names.embedder, self.settings)
+        if text_emotion is None:
+            text_emotion = registry.create(
+                "text_emotion", names.text_emotion, self.settings, **_shared(names, embedder)
+            )
+        self.context = AttuneContext(
+            settings=self.settings,
+            embedder=embedder,
+            text_emotion=text_emotion,
+            llm=llm or registry.create("llm", names.llm, self.settings),
+            planner=planner
+            or registry.create("strategy_planner", names.strategy_planner, self.settings),
+        )
+        self.checkpointer = checkpointer or open_sqlite_store(self.settings.paths.session_db_path())
+        self.graph = build_graph(self.checkpointer)
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        """Load every model now rather than on the first turn."""
+        self.context.embedder.load()
+        self.context.text_emotion.load()
+        self.context.llm.load()
+
+    def close(self) -> None:
+        """Release the LLM and the session store."""
+        self.context.llm.close()
+        conn = getattr(self.checkpointer, "conn", None)
+        if conn is not None:
+            conn.close()
+
+    def __enter__(self) -> Attune:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- turns -------------------------------------------------------------------------------
+
+    def turn(self, text: str, session_id: str | None = None) -> TurnResult:
+        """Run one turn and return everything it produced."""
+        result: TurnResult | None = None
+        for event in self.stream_turn(text, session_id):
+            if event.type == "reply.done":
+                result = TurnResult.model_validate(event.data["result"])
+        assert result is not None  # stream_turn always ends with reply.done
+        return result
+
+    def stream_turn(self, text: str, session_id: str | None = None) -> Iterator[TurnEvent]:
+        """Run one turn, yielding its events as they happen (see :class:`TurnEvent`).
+
+        Input is validated before anything runs: a bad message raises :class:`InputError` and
+        leaves the session as it was.
+        """
+        text = validate_text(text, self.settings.chat.max_input_chars)
+        session_id = validate_session_id(session_id or new_session_id())
+        turn_id = uuid.uuid4().hex[:12]
+        config: Any = {"configurable": {"thread_id": session_id}}
+        started = time.perf_counter()
+        with self._lock:
+            for chunk in self._run_graph(new_turn_input(turn_id, text), config):
+                yield TurnEvent(type=chunk["type"], turn_id=turn_id, data=_event_data(chunk))
+            state: AttuneState = self.graph.get_state(config).values  # type: ignore[assignment]
+        total_ms = (time.perf_counter() - started) * 1000
+        timings = {**state.get("timings_ms", {}), "total": total_ms}
+        log.info("turn %s session=%s done in %.0f ms", turn_id, session_id[:8], total_ms)
+        result = TurnResult(
+            session_id=session_id,
+            turn_id=turn_id,
+            reply=state.get("reply") or "",
+            text_emotion=state.get("text_emotion"),
+            appraisal=state.get("appraisal"),
+            strategy=state.get("strategy"),
+            timings_ms=timings,
+        )
+        yield TurnEvent(
+            type="reply.done",
+            turn_id=turn_id,
+            data={"text": result.reply, "result": result.model_dump(mode="json")},
+        )
+
+    def _run_graph(self, graph_input: AttuneState, config: Any) -> Iterator[dict[str, Any]]:
+        """Run the graph in a worker thread, yielding custom events as nodes write them.
+
+        A worker keeps the events flowing while a node is still generating; errors raised in the
+        graph are re-raised here.
+        """
+        events: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+        def work() -> None:
+            try:
+                for chunk in self.graph.stream(
+                    graph_input, config, context=self.context, stream_mode="custom"
+                ):
+                    events.put(("event", chunk))
+                events.put(("done", None))
+            except BaseException as exc:  # re-raised in the caller's thread
+                events.put(("error", exc))
+
+        worker = threading.Thread(target=work, name="attune-turn", daemon=True)
+        worker.start()
+        try:
+            while True:
+                kind, payload = events.get()
+                if kind == "event":
+                    yield payload
+                elif kind == "error":
+                    raise payload
+                else:
+                    return
+        finally:
+            worker.join()
+
+    # --- sessions ----------------------------------------------------------------------------
+
+    def history(self, session_id: str) -> list[ChatMessage]:
+        """The conversation of a session so far (empty for an unknown session)."""
+        config: Any = {"configurable": {"thread_id": validate_session_id(session_id)}}
+        values = self.graph.get_state(config).values
+        return list(values.get("history", []))
+
+    @property
+    def session_db(self) -> Path:
+        """Where sessions are stored."""
+        return self.settings.paths.session_db_path()
+
+
+def _shared(names: Any, embedder: Embedder) -> dict[str, Any]:
+    # The emotion head sits on the same MiniLM as the embedder: share one instance.
+    return {"embedder": embedder} if names.text_emotion == "goemotions-head" else {}
+
+
+def _event_data(chunk: dict[str, Any]) -> dict[str, Any]:
+    data = {}
+    for key, value in chunk.items():
+        if key == "type":
+            continue
+        data[key] = value.model_dump(mode="json") if hasattr(value, "model_dump") else value
+    return data

@@ -1,0 +1,134 @@
+"""Reply shaping for small models: clean a raw generation, and score candidates.
+
+A candidate's score adds how well it fits the chosen strategy (embedding similarity to the
+project's worked examples of that strategy, relative to the other strategies), how relevant it is
+to the user's message, and penalties for forms that fail a person in distress (empty, rambling,
+talking about being an AI, parroting the message, questions where none was wanted).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from agent.prompting import strategy_guides
+from modalities.text.base import Embedder
+from strategies.taxonomy import STRATEGIES, Strategy
+
+_ROLE_PREFIX = re.compile(
+    r"^\s*(?:assistant|supporter|listener|attune|ai|bot|response|reply)\s*:\s*", re.IGNORECASE
+)
+_TURN_BREAK = re.compile(r"\n\s*(?:user|seeker|human|person|you|me)\s*:", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
+_BANNED = (
+    "as an ai", "language model", "i'm not sure how to respond", "i am not sure how to respond",
+    "i cannot help", "i can't help", "i'm just a", "i am just a", "as a chatbot",
+)  # fmt: skip
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split on sentence-final punctuation followed by space."""
+    return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+
+
+def clean_reply(raw: str, max_sentences: int = 3) -> str:
+    """Strip role prefixes and invented next turns, keep at most ``max_sentences`` sentences,
+    and drop a trailing fragment cut off by the token limit."""
+    text = _TURN_BREAK.split(raw, maxsplit=1)[0]
+    text = _ROLE_PREFIX.sub("", text).strip().strip('"').strip()
+    text = re.sub(r"\s+", " ", text)
+    sentences = split_sentences(text)
+    if len(sentences) > 1 and not re.search(r"[.!?][\"')\]]*$", sentences[-1]):
+        sentences = sentences[:-1]
+    kept = sentences[:max_sentences]
+    return " ".join(kept).strip()
+
+
+@dataclass(frozen=True)
+class ScoredReply:
+    """A candidate with its score and the parts of it, for the trace and for tests."""
+
+    text: str
+    score: float
+    strategy_fit: float
+    relevance: float
+    penalty: float
+
+
+class ReplyScorer:
+    """Ranks candidate replies for a strategy and a user message."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self._prototypes: np.ndarray | None = None
+
+    def _strategy_prototypes(self) -> np.ndarray:
+        if self._prototypes is None:
+            guides = strategy_guides()
+            rows = []
+            for strategy in STRATEGIES:
+                replies = [ex["reply"] for ex in guides[strategy]["examples"]]
+                mean = self.embedder.embed(replies).mean(axis=0)
+                rows.append(mean / (np.linalg.norm(mean) + 1e-9))
+            self._prototypes = np.stack(rows)
+        return self._prototypes
+
+    def score(
+        self, candidates: Sequence[str], strategy: Strategy, user_text: str
+    ) -> list[ScoredReply]:
+        """Score every candidate (same order as given)."""
+        if not candidates:
+            return []
+        vectors = self.embedder.embed([*candidates, user_text])
+        cand, user = vectors[:-1], vectors[-1]
+        sims = cand @ self._strategy_prototypes().T  # (n, 8)
+        target = STRATEGIES.index(strategy)
+        # softmax over strategies with a temperature: how much more this strategy than the others
+        logits = sims / 0.05
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        scored = []
+        for i, text in enumerate(candidates):
+            relevance = float(cand[i] @ user)
+            penalty = _form_penalty(text, strategy, relevance)
+            fit = float(probs[i, target])
+            scored.append(
+                ScoredReply(text, 0.5 * fit + 0.5 * relevance - penalty, fit, relevance, penalty)
+            )
+        return scored
+
+    def best(self, candidates: Sequence[str], strategy: Strategy, user_text: str) -> ScoredReply:
+        """The highest-scoring candidate (the first on ties)."""
+        scored = self.score(candidates, strategy, user_text)
+        if not scored:
+            raise ValueError("no candidates to choose from")
+        return max(scored, key=lambda s: s.score)
+
+
+def _form_penalty(text: str, strategy: Strategy, relevance: float) -> float:
+    if not text.strip():
+        return 10.0
+    lower = text.lower()
+    penalty = 0.0
+    if any(b in lower for b in _BANNED):
+        penalty += 1.0
+    words = len(text.split())
+    if words < 4:
+        penalty += 0.3
+    if words > 60:
+        penalty += 0.3
+    questions = text.count("?")
+    if strategy is Strategy.QUESTION and questions == 0:
+        penalty += 0.3
+    if strategy is not Strategy.QUESTION and questions > 1:
+        penalty += 0.15
+    if relevance > 0.92 and strategy is not Strategy.RESTATEMENT:
+        penalty += 0.3  # parroting the message back
+    tokens = re.findall(r"[a-z']+", lower)
+    trigrams = list(zip(tokens, tokens[1:], tokens[2:], strict=False))
+    if trigrams and len(set(trigrams)) < 0.8 * len(trigrams):
+        penalty += 0.4  # repetitive loops, common in small models
+    return penalty

@@ -1,0 +1,48 @@
+"""The graph's typed state and its reducers.
+
+Per-turn keys (``user_text`` ... ``reply``) are reset by the input of each turn; ``history`` is
+the conversation so far and grows through its reducer; the checkpointer keeps the whole state per
+session (thread id).
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, TypedDict
+
+from modalities.types import Appraisal, ChatMessage, StrategyDecision, TextEmotion
+
+
+def merge_timings(old: dict[str, float] | None, new: dict[str, float] | None) -> dict[str, float]:
+    """Reducer for per-node timings: ``None`` resets (a new turn), a dict adds entries."""
+    if new is None:
+        return {}
+    return {**(old or {}), **new}
+
+
+class AttuneState(TypedDict, total=False):
+    """What flows through the graph for one session."""
+
+    turn_id: str
+    #: The user's typed text (or, later, the transcript), already validated.
+    user_text: str | None
+    text_emotion: TextEmotion | None
+    appraisal: Appraisal | None
+    strategy: StrategyDecision | None
+    reply: str | None
+    #: The conversation so far; each turn appends its user and assistant messages.
+    history: Annotated[list[ChatMessage], operator.add]
+    timings_ms: Annotated[dict[str, float], merge_timings]
+
+
+def new_turn_input(turn_id: str, user_text: str | None) -> AttuneState:
+    """The input that starts a turn: per-turn keys reset, history untouched."""
+    return AttuneState(
+        turn_id=turn_id,
+        user_text=user_text,
+        text_emotion=None,
+        appraisal=None,
+        strategy=None,
+        reply=None,
+        timings_ms=None,  # type: ignore[typeddict-item]  # None resets through merge_timings
+    )

@@ -1,0 +1,85 @@
+"""Strategy statistics from ESConv used by the prior planner, and the script that computes them.
+
+Reproduce the shipped table (``strategies/data/esconv_priors.json``)::
+
+    python -m strategies.priors --data ../shared/data/esconv/train.jsonl \
+        --out strategies/data/esconv_priors.json
+
+The table is derived from ESConv (CC BY-NC 4.0): it inherits the non-commercial restriction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from strategies.taxonomy import STRATEGIES, Strategy, normalize_strategy
+
+#: Conversation stages are the number of seeker utterances so far, capped here.
+MAX_STAGE = 10
+START = "<start>"
+
+
+def compute_priors(train_jsonl: Path) -> dict[str, object]:
+    """Count supporter strategies by stage and by previous strategy in an ESConv split file.
+
+    Only supporter turns after the first seeker utterance count (the evaluation convention).
+    Returns add-one smoothed probability tables, keyed by strategy value.
+    """
+    by_stage: dict[int, Counter[Strategy]] = defaultdict(Counter)
+    by_previous: dict[str, Counter[Strategy]] = defaultdict(Counter)
+    overall: Counter[Strategy] = Counter()
+    dialogues = 0
+    with Path(train_jsonl).open(encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                dialog = json.loads(line)["dialog"]
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise ValueError(
+                    f"{train_jsonl}:{line_no}: not an ESConv dialogue ({exc})"
+                ) from exc
+            dialogues += 1
+            seeker_turns, previous = 0, START
+            for turn in dialog:
+                if turn.get("speaker") == "usr":
+                    seeker_turns += 1
+                    continue
+                strategy = normalize_strategy(turn["strategy"])
+                if seeker_turns > 0:
+                    by_stage[min(seeker_turns, MAX_STAGE)][strategy] += 1
+                    by_previous[previous][strategy] += 1
+                    overall[strategy] += 1
+                previous = strategy.value
+
+    def smooth(counts: Counter[Strategy]) -> dict[str, float]:
+        total = sum(counts.values()) + len(STRATEGIES)
+        return {s.value: round((counts[s] + 1) / total, 6) for s in STRATEGIES}
+
+    return {
+        "source": str(Path(train_jsonl).name),
+        "licence": "derived from ESConv, CC BY-NC 4.0 (non-commercial research use)",
+        "dialogues": dialogues,
+        "samples": sum(overall.values()),
+        "overall": smooth(overall),
+        "by_stage": {str(k): smooth(by_stage[k]) for k in sorted(by_stage)},
+        "by_previous": {k: smooth(v) for k, v in sorted(by_previous.items())},
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry: compute and write the priors table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="ESConv train.jsonl")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    table = compute_priors(args.data)
+    args.out.write_text(json.dumps(table, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {args.out} ({table['samples']} supporter turns)")
+
+
+if __name__ == "__main__":
+    main()
