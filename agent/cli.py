@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -97,7 +99,26 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--turns", type=int, default=20)
     bench.add_argument("--out", type=Path, default=Path("bench/results.json"))
     bench.set_defaults(handler=cmd_bench)
+
+    for module_name in COMMAND_MODULES:
+        module = importlib.import_module(module_name)
+        module.register(CommandGroups(top=sub, eval=ev, train=train))
     return parser
+
+
+@dataclass(frozen=True)
+class CommandGroups:
+    """Where a command module adds its sub-commands: ``attune X``, ``attune eval X``,
+    ``attune train X``. Each parser sets ``handler=fn(args, settings) -> exit code``."""
+
+    top: Any
+    eval: Any
+    train: Any
+
+
+#: Modules that add commands through ``register(groups: CommandGroups)``. Importing them must
+#: stay cheap (argparse only); handlers import what they need.
+COMMAND_MODULES: list[str] = []
 
 
 # --- chat ------------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""CLI command modules: each has ``register(groups)`` (see ``agent.cli.CommandGroups``)."""
