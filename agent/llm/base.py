@@ -7,10 +7,27 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from modalities.errors import AttuneError
 from modalities.types import ChatMessage, GenerationParams
 
 if TYPE_CHECKING:
     from agent.settings import AttuneSettings
+
+
+class GenerationError(AttuneError):
+    """An LLM call failed: the backend or its server refused, broke or timed out.
+
+    ``code`` narrows it down (``context_overflow``: the prompt does not fit the context window;
+    ``backend_unreachable``: the server cannot be reached; ``timeout``: no output in time).
+    Messages name sizes, settings and addresses, never what the conversation said.
+    """
+
+    code = "generation_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
 
 
 @dataclass(frozen=True)
