@@ -18,12 +18,14 @@ from agent import registry
 from agent.context import AttuneContext
 from agent.graph import build_graph
 from agent.llm.base import LLM
+from agent.privacy import forget_session, list_sessions, prune_sessions
+from agent.safety.detector import CrisisDetector
 from agent.sessions import open_sqlite_store
 from agent.settings import AttuneSettings
 from agent.state import AttuneState, new_turn_input
 from modalities.errors import InputError
 from modalities.text.base import Embedder, TextEmotionRecognizer
-from modalities.types import ChatMessage, TurnEvent, TurnResult
+from modalities.types import ChatMessage, SessionInfo, TurnEvent, TurnResult
 from strategies.base import StrategyPlanner
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,10 @@ class Attune:
     Backends come from the registry by the names in ``settings.backends`` unless given here.
     Construction is cheap; models load on first use or in :meth:`load`. Thread-safe: turns of the
     same instance run one at a time.
+
+    Every turn passes the crisis check (``safety``: by default the hybrid
+    :class:`~agent.safety.detector.CrisisDetector` over the shared embedder). On start, sessions
+    untouched for longer than ``settings.safety.retention_days`` are deleted.
     """
 
     def __init__(
@@ -85,6 +91,7 @@ class Attune:
         llm: LLM | None = None,
         planner: StrategyPlanner | None = None,
         checkpointer: BaseCheckpointSaver[str] | None = None,
+        safety: CrisisDetector | None = None,
     ) -> None:
         self.settings = settings or AttuneSettings()
         names = self.settings.backends
@@ -101,15 +108,18 @@ class Attune:
             llm=llm or registry.create("llm", names.llm, self.settings),
             planner=planner
             or registry.create("strategy_planner", names.strategy_planner, self.settings),
+            safety=safety or CrisisDetector.from_settings(self.settings, embedder),
         )
         self.checkpointer = checkpointer or open_sqlite_store(self.settings.paths.session_db_path())
         self.graph = build_graph(self.checkpointer)
         self._lock = threading.Lock()
+        self.prune_sessions()
 
     def load(self) -> None:
         """Load every model now rather than on the first turn."""
         self.context.embedder.load()
         self.context.text_emotion.load()
+        self.context.crisis_detector.load()
         self.context.llm.load()
 
     def close(self) -> None:
@@ -161,6 +171,8 @@ class Attune:
             text_emotion=state.get("text_emotion"),
             appraisal=state.get("appraisal"),
             strategy=state.get("strategy"),
+            safety=state.get("safety"),
+            reply_check=state.get("reply_check"),
             timings_ms=timings,
         )
         yield TurnEvent(
@@ -209,6 +221,27 @@ class Attune:
         values = self.graph.get_state(config).values
         return list(values.get("history", []))
 
+    def sessions(self) -> list[SessionInfo]:
+        """Every stored session (id, last update, message count), most recent first."""
+        with self._lock:
+            return list_sessions(self.checkpointer)
+
+    def forget(self, session_id: str) -> bool:
+        """Delete a session's stored conversation completely; whether it existed.
+
+        Waits for a running turn to finish (do not call it from inside a ``stream_turn`` loop).
+        """
+        session_id = validate_session_id(session_id)
+        with self._lock:
+            return forget_session(self.checkpointer, session_id)
+
+    def prune_sessions(self, older_than_days: float | None = None) -> list[str]:
+        """Delete sessions untouched for longer than ``older_than_days`` (default: the
+        ``safety.retention_days`` setting; 0 keeps all); the ids deleted."""
+        days = self.settings.safety.retention_days if older_than_days is None else older_than_days
+        with self._lock:
+            return prune_sessions(self.checkpointer, days)
+
     @property
     def session_db(self) -> Path:
         """Where sessions are stored."""
@@ -221,9 +254,12 @@ def _shared(names: Any, embedder: Embedder) -> dict[str, Any]:
 
 
 def _event_data(chunk: dict[str, Any]) -> dict[str, Any]:
-    data = {}
-    for key, value in chunk.items():
-        if key == "type":
-            continue
-        data[key] = value.model_dump(mode="json") if hasattr(value, "model_dump") else value
-    return data
+    return {key: _jsonable(value) for key, value in chunk.items() if key != "type"}
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value

@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -107,6 +107,60 @@ class ChatSettings(BaseModel):
     history_messages: int = Field(default=6, ge=0)
 
 
+class SafetySettings(BaseModel):
+    """Care and safety: crisis detection, the crisis resources shown, and session retention.
+
+    Crisis replies cannot be switched off: ``enabled = false`` is rejected, so no configuration
+    silently removes them. Tune ``threshold`` (lower = more sensitive) or the resources instead.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: Always true; present so that an attempt to disable crisis replies fails loudly.
+    enabled: bool = True
+    #: Which entry of the resources table to show, e.g. ``en-US``, ``en-GB`` (falls back to the
+    #: language, then to the table's default).
+    locale: str = "en"
+    #: A TOML resources table (same layout as ``agent/safety/data/resources.toml``, the default).
+    resources_path: Path | None = None
+    #: Crisis-probability threshold of the embedding classifier; ``None`` means the one calibrated
+    #: on the project's example bank (cross-validated recall 0.95).
+    threshold: float | None = Field(default=None, gt=0.0, lt=1.0)
+    #: Sessions untouched for longer are deleted when Attune starts (and by
+    #: ``attune sessions prune``); 0 keeps them until forgotten.
+    retention_days: float = Field(default=30.0, ge=0)
+
+    @field_validator("enabled")
+    @classmethod
+    def _always_enabled(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError(
+                "crisis detection and safe replies cannot be disabled; adjust safety.threshold "
+                "or safety.resources_path instead"
+            )
+        return value
+
+
+class PlannerSettings(BaseModel):
+    """The strategy planner (``strategy_planner`` role) and its preference-bias correction."""
+
+    #: The ``trained`` planner's weights (``.npz`` from ``attune train planner``); ``None`` means
+    #: the shipped ``strategies/data/planner_head.npz``.
+    model_path: Path | None = None
+    #: Wrap the planner in the per-strategy logit adjustment fitted for it (lower preference
+    #: bias B); a planner with no fitted correction runs uncorrected, with a warning.
+    correct: bool = True
+    #: The corrections file (``attune train planner`` / ``attune train correction`` write one);
+    #: ``None`` means the shipped ``strategies/data/planner_corrections.json``.
+    correction_path: Path | None = None
+    #: ``llm`` planner: an emotional stimulus appended to its prompt (written by the project).
+    stimulus: Literal["none", "positive", "negative"] = "none"
+    #: ``llm`` planner: how many recent dialogue messages its prompt shows.
+    context_messages: int = Field(default=8, ge=1, le=64)
+    #: ``llm`` planner: ask for JSON-schema constrained output when the LLM backend supports it.
+    constrained: bool = False
+
+
 class AttuneSettings(BaseSettings):
     """The root of Attune's configuration."""
 
@@ -125,6 +179,8 @@ class AttuneSettings(BaseSettings):
     text_emotion: TextEmotionSettings = Field(default_factory=TextEmotionSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
+    planner: PlannerSettings = Field(default_factory=PlannerSettings)
+    safety: SafetySettings = Field(default_factory=SafetySettings)
 
     @classmethod
     def settings_customise_sources(

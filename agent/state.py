@@ -1,8 +1,8 @@
 """The graph's typed state and its reducers.
 
-Per-turn keys (``user_text`` ... ``reply``) are reset by the input of each turn; ``history`` is
-the conversation so far and grows through its reducer; the checkpointer keeps the whole state per
-session (thread id).
+Per-turn keys (``user_text`` ... ``reply_check``) are reset by the input of each turn; ``history``
+is the conversation so far and grows through its reducer; ``last_crisis`` is written by the safety
+check of every turn; the checkpointer keeps the whole state per session (thread id).
 """
 
 from __future__ import annotations
@@ -10,7 +10,14 @@ from __future__ import annotations
 import operator
 from typing import Annotated, TypedDict
 
-from modalities.types import Appraisal, ChatMessage, StrategyDecision, TextEmotion
+from modalities.types import (
+    Appraisal,
+    ChatMessage,
+    ReplyCheck,
+    SafetyAssessment,
+    StrategyDecision,
+    TextEmotion,
+)
 
 
 def merge_timings(old: dict[str, float] | None, new: dict[str, float] | None) -> dict[str, float]:
@@ -27,9 +34,16 @@ class AttuneState(TypedDict, total=False):
     #: The user's typed text (or, later, the transcript), already validated.
     user_text: str | None
     text_emotion: TextEmotion | None
+    #: The crisis check of ``user_text`` (``check_safety``).
+    safety: SafetyAssessment | None
     appraisal: Appraisal | None
     strategy: StrategyDecision | None
     reply: str | None
+    #: The output guard's verdict on a generated reply (``None`` on a crisis turn).
+    reply_check: ReplyCheck | None
+    #: The last turn's assessment when it was a crisis, else ``None``: the next message is read
+    #: as a possible answer to "are you safe right now?" (session-level, not reset per turn).
+    last_crisis: SafetyAssessment | None
     #: The conversation so far; each turn appends its user and assistant messages.
     history: Annotated[list[ChatMessage], operator.add]
     timings_ms: Annotated[dict[str, float], merge_timings]
@@ -41,8 +55,10 @@ def new_turn_input(turn_id: str, user_text: str | None) -> AttuneState:
         turn_id=turn_id,
         user_text=user_text,
         text_emotion=None,
+        safety=None,
         appraisal=None,
         strategy=None,
         reply=None,
+        reply_check=None,
         timings_ms=None,  # type: ignore[typeddict-item]  # None resets through merge_timings
     )

@@ -114,11 +114,81 @@ class GenerationParams(_Frozen):
     json_schema: dict[str, object] | None = None
 
 
+# --- care and safety --------------------------------------------------------------------------
+
+CrisisCategory = Literal[
+    "suicidal_ideation", "self_harm", "harm_to_others", "abuse_violence", "medical_emergency"
+]
+#: The crisis categories, in the order every safety metric table uses.
+CRISIS_CATEGORIES: tuple[CrisisCategory, ...] = (
+    "suicidal_ideation",
+    "self_harm",
+    "harm_to_others",
+    "abuse_violence",
+    "medical_emergency",
+)
+
+
+class CrisisResource(_Frozen):
+    """One place a person in crisis can turn to (from the locale's resources table).
+
+    ``categories`` lists the crisis categories it is for; empty means every category.
+    """
+
+    name: str
+    contact: str
+    description: str = ""
+    url: str | None = None
+    categories: tuple[CrisisCategory, ...] = ()
+
+
+class SafetyAssessment(_Frozen):
+    """The crisis check of one user message (``agent/safety``).
+
+    ``crisis`` is the decision; ``category`` the most likely crisis category (``None`` when no
+    crisis); ``confidence`` in [0, 1] is the classifier's crisis probability, or 1.0 for a direct
+    phrase; ``matched_by`` says which parts fired (``pattern``, ``classifier``, ``follow_up``);
+    ``resources`` are the locale's resources for the category (only on a crisis).
+    """
+
+    crisis: bool
+    category: CrisisCategory | None = None
+    confidence: float = Field(ge=0.0, le=1.0)
+    scores: dict[str, float] = Field(default_factory=dict)
+    matched_by: tuple[str, ...] = ()
+    locale: str = ""
+    resources: tuple[CrisisResource, ...] = ()
+
+
+ReplyProblem = Literal["harmful", "dismissive", "prompt_leak"]
+
+
+class ReplyCheck(_Frozen):
+    """The final check of a generated reply: whether it was replaced by the safe fallback, and
+    why (the first problem found); ``rejected_candidates`` counts sampled candidates dropped."""
+
+    replaced: bool = False
+    problem: ReplyProblem | None = None
+    rejected_candidates: int = 0
+
+
+class SessionInfo(_Frozen):
+    """A stored session: its id, when it last changed (UTC, ISO 8601) and how many messages."""
+
+    session_id: str
+    updated_at: str | None = None
+    messages: int = 0
+
+
 # --- a turn -----------------------------------------------------------------------------------
 
 
 class TurnResult(_Frozen):
-    """Everything one user turn produced, as returned by :meth:`agent.Attune.turn`."""
+    """Everything one user turn produced, as returned by :meth:`agent.Attune.turn`.
+
+    ``safety`` is the crisis check of the message; on a crisis the reply is the safe reply and
+    ``strategy.overridden`` is true. ``reply_check`` says whether the LLM's reply was replaced.
+    """
 
     session_id: str
     turn_id: str
@@ -126,16 +196,20 @@ class TurnResult(_Frozen):
     text_emotion: TextEmotion | None = None
     appraisal: Appraisal | None = None
     strategy: StrategyDecision | None = None
+    safety: SafetyAssessment | None = None
+    reply_check: ReplyCheck | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
-EventType = Literal["perception", "appraisal", "strategy", "reply.delta", "reply.done"]
+EventType = Literal["perception", "crisis", "appraisal", "strategy", "reply.delta", "reply.done"]
 
 
 class TurnEvent(_Frozen):
     """One streamed event of a turn, in the order the graph produces them.
 
-    ``perception`` -> ``appraisal`` -> ``strategy`` -> ``reply.delta``* -> ``reply.done``.
+    ``perception`` -> ``appraisal`` -> ``strategy`` -> ``reply.delta``* -> ``reply.done``; on a
+    crisis: ``perception`` -> ``crisis`` -> ``strategy`` (overridden) -> ``reply.delta`` ->
+    ``reply.done``. ``crisis`` carries ``category``, ``confidence`` and ``resources``.
     """
 
     type: EventType
@@ -150,4 +224,7 @@ CHECKPOINT_TYPES: tuple[type, ...] = (
     Appraisal,
     StrategyDecision,
     ChatMessage,
+    CrisisResource,
+    SafetyAssessment,
+    ReplyCheck,
 )

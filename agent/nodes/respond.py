@@ -10,8 +10,9 @@ from langgraph.runtime import Runtime
 from agent.context import AttuneContext
 from agent.prompting import render, strategy_guides
 from agent.reply import ReplyScorer, clean_reply, split_sentences
+from agent.safety.replies import SAFE_FALLBACK_REPLY, check_reply
 from agent.state import AttuneState
-from modalities.types import Appraisal, ChatMessage, GenerationParams
+from modalities.types import Appraisal, ChatMessage, GenerationParams, ReplyCheck
 from strategies.taxonomy import Strategy
 
 MAX_SENTENCES = 3
@@ -44,13 +45,20 @@ def _stream_one(
     messages: list[ChatMessage],
     params: GenerationParams,
     emit: Callable[[str], None],
-) -> str:
-    """Stream one reply, forwarding text as it comes and stopping after the last sentence."""
+) -> tuple[str, bool]:
+    """Stream one reply, forwarding text as it comes and stopping after the last sentence.
+
+    The text so far passes the output guard before each piece is forwarded; once it fails,
+    nothing more is forwarded and generation stops. Returns the raw text and whether it failed.
+    """
     raw = ""
+    system = messages[0].content if messages and messages[0].role == "system" else None
     pieces = ctx.llm.stream(messages, params)
     try:
         for piece in pieces:
             raw += piece
+            if check_reply(raw, system) is not None:
+                return raw, True
             emit(piece)
             complete = [s for s in split_sentences(raw + " ") if s[-1:] in ".!?"]
             if len(complete) >= MAX_SENTENCES:
@@ -59,7 +67,7 @@ def _stream_one(
         close = getattr(pieces, "close", None)
         if close is not None:
             close()  # stops generation in backends that can
-    return raw
+    return raw, False
 
 
 def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
@@ -68,6 +76,11 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
     With one candidate the reply streams as ``reply.delta`` events token by token; with several
     it is chosen after generation and sent as one delta. ``reply`` in the state (and the
     ``reply.done`` event) is the authoritative, cleaned text.
+
+    Output guard: a reply that is harmful, dismissive or leaks the system prompt
+    (:func:`agent.safety.replies.check_reply`) is replaced by the safe fallback; candidates that
+    fail are dropped before ranking; streaming stops forwarding text as soon as the draft fails.
+    ``reply_check`` in the state records what happened.
     """
     ctx = runtime.context
     start = time.perf_counter()
@@ -88,21 +101,38 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
         temperature=ctx.settings.llm.temperature,
         stop=("\nUser:", "\nuser:", "<|im_end|>"),
     )
+    system = messages[0].content
+    rejected = 0
     if n == 1:
         params = base.model_copy(update={"seed": ctx.settings.seed})
-        reply = clean_reply(_stream_one(ctx, messages, params, emit), MAX_SENTENCES)
+        raw, failed = _stream_one(ctx, messages, params, emit)
+        reply = "" if failed else clean_reply(raw, MAX_SENTENCES)
+        problem = check_reply(raw, system) if failed else None
     else:
         candidates = []
         for i in range(n):
             params = base.model_copy(update={"seed": ctx.settings.seed + i})
             candidates.append(clean_reply(ctx.llm.generate(messages, params), MAX_SENTENCES))
-        nonempty = [c for c in candidates if c] or [FALLBACK_REPLY]
-        reply = ReplyScorer(ctx.embedder).best(nonempty, strategy, user_text).text
+        nonempty = [c for c in candidates if c]
+        safe = [c for c in nonempty if check_reply(c, system) is None]
+        rejected = len(nonempty) - len(safe)
+        problem = check_reply(nonempty[0], system) if nonempty and not safe else None
+        if safe:
+            reply = ReplyScorer(ctx.embedder).best(safe, strategy, user_text).text
+        else:
+            reply = SAFE_FALLBACK_REPLY if problem else FALLBACK_REPLY
         emit(reply)
+    if problem is None and reply:
+        problem = check_reply(reply, system)
+    if problem is not None:
+        reply = SAFE_FALLBACK_REPLY
     reply = reply or FALLBACK_REPLY
     turn_id = state.get("turn_id")
     return {
         "reply": reply,
+        "reply_check": ReplyCheck(
+            replaced=problem is not None, problem=problem, rejected_candidates=rejected
+        ),
         "history": [
             ChatMessage(role="user", content=user_text, turn_id=turn_id),
             ChatMessage(role="assistant", content=reply, strategy=strategy, turn_id=turn_id),

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from agent import Attune, AttuneSettings
+from agent.safety import CrisisDetector
 from agent.sessions import open_sqlite_store
 from tests.fakes import FakeEmbedder, FakeLLM, FakePlanner, FakeTextEmotion
 
@@ -21,9 +22,14 @@ def fake_attune(
     db: Path | str = ":memory:",
     candidates: int = 1,
     llm_appraisal: bool = True,
+    detector: CrisisDetector | None = None,
     **settings: Any,
 ) -> Attune:
-    """An Attune whose every backend is a fake; the LLM answers the appraisal then the reply."""
+    """An Attune whose every backend is a fake; the LLM answers the appraisal then the reply.
+
+    The crisis detector is the real one with its patterns only (no embedder: instant and
+    deterministic); pass ``detector`` to use another.
+    """
     s = AttuneSettings(llm={"candidates": candidates, "llm_appraisal": llm_appraisal}, **settings)
     llm = FakeLLM(replies or [APPRAISAL_JSON, "I'm so sorry. That must hurt a lot."])
     return Attune(
@@ -33,4 +39,5 @@ def fake_attune(
         llm=llm,
         planner=FakePlanner(),
         checkpointer=open_sqlite_store(db),
+        safety=detector or CrisisDetector(None),
     )

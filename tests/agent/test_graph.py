@@ -11,8 +11,8 @@ from tests.agent.helpers import APPRAISAL_JSON, fake_attune
 
 def test_route_skips_absent_perception():
     assert route_perception({"user_text": "hello"}) == ["perceive_text"]
-    assert route_perception({"user_text": None}) == ["appraise"]
-    assert route_perception({}) == ["appraise"]
+    assert route_perception({"user_text": None}) == ["check_safety"]
+    assert route_perception({}) == ["check_safety"]
 
 
 def test_graph_shape():
@@ -20,8 +20,11 @@ def test_graph_shape():
     edges = {(e.source, e.target) for e in graph.edges}
     assert {
         ("__start__", "perceive_text"),
-        ("__start__", "appraise"),
-        ("perceive_text", "appraise"),
+        ("__start__", "check_safety"),
+        ("perceive_text", "check_safety"),
+        ("check_safety", "appraise"),
+        ("check_safety", "safe_reply"),
+        ("safe_reply", "__end__"),
         ("appraise", "plan_strategy"),
         ("plan_strategy", "respond"),
         ("respond", "__end__"),

@@ -1,0 +1,160 @@
+"""Care and safety commands: ``attune eval safety``, ``attune train safety`` and
+``attune sessions list|forget|prune``.
+
+Importing this module stays cheap (argparse only); handlers import what they need.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from modalities.errors import InputError
+
+
+def register(groups: Any) -> None:
+    """Add the commands to the ``attune`` parser (see ``agent.cli.CommandGroups``)."""
+    ev = groups.eval.add_parser("safety", help="crisis detection on a labelled JSONL set")
+    ev.add_argument(
+        "--data",
+        type=Path,
+        help='JSONL lines {"text", "crisis", "category"} (default: the shipped evaluation set)',
+    )
+    ev.add_argument("--json", type=Path, dest="json_out", help="write the full metrics here")
+    ev.set_defaults(handler=cmd_eval_safety)
+
+    tr = groups.train.add_parser(
+        "safety", help="fit the crisis classifier on the example bank (reproduces the shipped one)"
+    )
+    tr.add_argument(
+        "--out",
+        type=Path,
+        help="where to write the .npz (default: STATE_DIR/artifacts/safety_classifier.npz; "
+        "agent/safety/data/classifier_minilm.npz replaces the shipped one)",
+    )
+    tr.set_defaults(handler=cmd_train_safety)
+
+    sessions = groups.top.add_parser(
+        "sessions", help="list, forget or expire stored conversations"
+    ).add_subparsers(title="action")
+    ls = sessions.add_parser("list", help="stored sessions, most recent first")
+    ls.add_argument("--json", action="store_true", help="one JSON array on stdout")
+    ls.set_defaults(handler=cmd_sessions_list)
+    forget = sessions.add_parser("forget", help="delete one session's conversation completely")
+    forget.add_argument("session_id", metavar="ID")
+    forget.set_defaults(handler=cmd_sessions_forget)
+    prune = sessions.add_parser("prune", help="delete sessions older than the retention setting")
+    prune.add_argument(
+        "--days", type=float, help="override safety.retention_days (0 keeps everything)"
+    )
+    prune.set_defaults(handler=cmd_sessions_prune)
+
+
+def cmd_eval_safety(args: argparse.Namespace, settings: Any) -> int:
+    """Evaluate the crisis detector; print the summary, write the full metrics with --json."""
+    from agent import registry
+    from agent.safety.detector import EVAL_PATH, CrisisDetector
+    from agent.safety.evaluation import evaluate_safety
+
+    data = args.data or EVAL_PATH
+    if not data.is_file():
+        raise InputError("not_found", f"data file not found: {data}")
+    embedder = registry.create("embedder", settings.backends.embedder, settings)
+    detector = CrisisDetector.from_settings(settings, embedder)
+    metrics = evaluate_safety(detector, data)
+    keys = ("n", "precision", "recall", "f1", "false_positive_rate", "per_category_recall")
+    print(json.dumps({k: metrics[k] for k in keys}))
+    if args.json_out:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def cmd_train_safety(args: argparse.Namespace, settings: Any) -> int:
+    """Fit the classifier with the hyper-parameter search and write it."""
+    from agent import registry
+    from agent.safety.detector import PROBE_TEXTS, bank_digest, train_from_bank
+
+    embedder = registry.create("embedder", settings.backends.embedder, settings)
+    classifier = train_from_bank(embedder, search=True)
+    out = args.out or settings.paths.state_dir / "artifacts" / "safety_classifier.npz"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    classifier.save(out, bank_sha256=bank_digest(), probe=embedder.embed(list(PROBE_TEXTS)))
+    summary = {
+        "out": str(out),
+        "scale": classifier.scale,
+        "l2": classifier.l2,
+        "threshold": round(classifier.threshold, 4),
+        "cv_recall": round(classifier.cv_recall, 4),
+        "cv_false_positive_rate": round(classifier.cv_false_positive_rate, 4),
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+def _open_store(settings: Any) -> Any:
+    from agent.sessions import open_sqlite_store
+
+    return open_sqlite_store(settings.paths.session_db_path())
+
+
+def cmd_sessions_list(args: argparse.Namespace, settings: Any) -> int:
+    """Print the stored sessions (ids, last update, message counts; never their content)."""
+    from agent.privacy import list_sessions
+
+    if not settings.paths.session_db_path().is_file():
+        infos = []
+    else:
+        store = _open_store(settings)
+        try:
+            infos = list_sessions(store)
+        finally:
+            store.conn.close()
+    if args.json:
+        print(json.dumps([i.model_dump() for i in infos]))
+    elif not infos:
+        print("no stored sessions", file=sys.stderr)
+    for info in infos if not args.json else []:
+        print(f"{info.session_id}\t{info.updated_at or '-'}\t{info.messages} messages")
+    return 0
+
+
+def cmd_sessions_forget(args: argparse.Namespace, settings: Any) -> int:
+    """Delete one session completely; exit 1 when there was no such session."""
+    from agent.core import validate_session_id
+    from agent.privacy import forget_session
+
+    session_id = validate_session_id(args.session_id)
+    if not settings.paths.session_db_path().is_file():
+        print(f"no session {session_id}", file=sys.stderr)
+        return 1
+    store = _open_store(settings)
+    try:
+        existed = forget_session(store, session_id)
+    finally:
+        store.conn.close()
+    if not existed:
+        print(f"no session {session_id}", file=sys.stderr)
+        return 1
+    print(f"forgot session {session_id}")
+    return 0
+
+
+def cmd_sessions_prune(args: argparse.Namespace, settings: Any) -> int:
+    """Delete sessions untouched for longer than the retention period."""
+    from agent.privacy import prune_sessions
+
+    days = settings.safety.retention_days if args.days is None else args.days
+    if not settings.paths.session_db_path().is_file():
+        print(json.dumps({"forgotten": 0, "older_than_days": days}))
+        return 0
+    store = _open_store(settings)
+    try:
+        forgotten = prune_sessions(store, days)
+    finally:
+        store.conn.close()
+    print(json.dumps({"forgotten": len(forgotten), "older_than_days": days}))
+    return 0

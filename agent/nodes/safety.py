@@ -1,0 +1,92 @@
+"""Care and safety nodes: the crisis check on every turn, and the safe reply on a crisis.
+
+``check_safety`` runs after perception and before the chain of empathy and the planner; on a
+crisis, :func:`route_safety` sends the turn to ``safe_reply``, which answers from the project's
+templates with the locale's crisis resources and records the strategy as overridden, so neither
+the planner nor the LLM is consulted on that turn.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from langgraph.runtime import Runtime
+
+from agent.context import AttuneContext
+from agent.safety.replies import compose_safe_reply
+from agent.safety.resources import locale_resources
+from agent.state import AttuneState
+from modalities.types import ChatMessage, StrategyDecision
+from strategies.taxonomy import STRATEGIES, Strategy
+
+log = logging.getLogger(__name__)
+
+#: The ESConv strategy a safe reply is recorded under: it suggests reaching out for help.
+SAFE_REPLY_STRATEGY = Strategy.SUGGESTIONS
+#: The planner name recorded on an overridden decision.
+SAFETY_PLANNER = "safety"
+
+
+def check_safety(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
+    """Assess the user's text for crisis language; on a crisis, emit the ``crisis`` event."""
+    text = state.get("user_text")
+    if not text:
+        return {"safety": None}
+    start = time.perf_counter()
+    assessment = runtime.context.crisis_detector.assess(text, state.get("last_crisis"))
+    if assessment.crisis:
+        # ids only: the category and the words stay out of the logs
+        log.info("turn %s: crisis detected, safe reply follows", state.get("turn_id"))
+        runtime.stream_writer(
+            {
+                "type": "crisis",
+                "category": assessment.category,
+                "confidence": assessment.confidence,
+                "matched_by": list(assessment.matched_by),
+                "locale": assessment.locale,
+                "resources": [r.model_dump(mode="json") for r in assessment.resources],
+            }
+        )
+    return {
+        "safety": assessment,
+        "last_crisis": assessment if assessment.crisis else None,
+        "timings_ms": {"check_safety": (time.perf_counter() - start) * 1000},
+    }
+
+
+def route_safety(state: AttuneState) -> str:
+    """``safe_reply`` on a crisis, else on to ``appraise``."""
+    assessment = state.get("safety")
+    return "safe_reply" if assessment is not None and assessment.crisis else "appraise"
+
+
+def safe_reply(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
+    """Answer a crisis with the safe-messaging template and the locale's resources."""
+    start = time.perf_counter()
+    assessment = state.get("safety")
+    assert assessment is not None and assessment.category is not None  # routed on a crisis
+    detector = runtime.context.crisis_detector
+    table = locale_resources(detector.locale, detector.resources_path)
+    reply = compose_safe_reply(assessment.category, table)
+    decision = StrategyDecision(
+        strategy=SAFE_REPLY_STRATEGY,
+        probabilities={s: (1.0 if s is SAFE_REPLY_STRATEGY else 0.0) for s in STRATEGIES},
+        planner=SAFETY_PLANNER,
+        overridden=True,
+        reason=f"crisis: {assessment.category} ({'+'.join(assessment.matched_by)})",
+    )
+    runtime.stream_writer({"type": "strategy", "strategy": decision})
+    runtime.stream_writer({"type": "reply.delta", "text": reply})
+    turn_id = state.get("turn_id")
+    return {
+        "strategy": decision,
+        "reply": reply,
+        "history": [
+            ChatMessage(role="user", content=state.get("user_text") or "", turn_id=turn_id),
+            ChatMessage(
+                role="assistant", content=reply, strategy=SAFE_REPLY_STRATEGY, turn_id=turn_id
+            ),
+        ],
+        "timings_ms": {"safe_reply": (time.perf_counter() - start) * 1000},
+    }
