@@ -101,13 +101,19 @@ class Attune:
             text_emotion = registry.create(
                 "text_emotion", names.text_emotion, self.settings, **_shared(names, embedder)
             )
+        if llm is None:
+            llm = registry.create("llm", names.llm, self.settings)
+        if planner is None:
+            # every planner accepts the shared handles and ignores those it does not use
+            planner = registry.create(
+                "strategy_planner", names.strategy_planner, self.settings, embedder=embedder, llm=llm
+            )
         self.context = AttuneContext(
             settings=self.settings,
             embedder=embedder,
             text_emotion=text_emotion,
-            llm=llm or registry.create("llm", names.llm, self.settings),
-            planner=planner
-            or registry.create("strategy_planner", names.strategy_planner, self.settings),
+            llm=llm,
+            planner=planner,
             safety=safety or CrisisDetector.from_settings(self.settings, embedder),
         )
         self.checkpointer = checkpointer or open_sqlite_store(self.settings.paths.session_db_path())

@@ -15,7 +15,7 @@ def test_defaults():
         "embedder": "minilm",
         "text_emotion": "goemotions-head",
         "llm": "llamacpp",
-        "strategy_planner": "prior",
+        "strategy_planner": "trained",
     }
     assert s.paths.session_db_path().name == "sessions.sqlite"
     assert s.resolved_device() in {"cpu", "cuda"}
