@@ -121,7 +121,10 @@ class CommandGroups:
 
 #: Modules that add commands through ``register(groups: CommandGroups)``. Importing them must
 #: stay cheap (argparse only); handlers import what they need.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = [
+    "agent.commands.safety",
+    "agent.commands.strategies",
+]
 
 
 # --- chat ------------------------------------------------------------------------------------

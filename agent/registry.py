@@ -76,6 +76,15 @@ REGISTRY: dict[str, dict[str, BackendSpec]] = {
             "strategies.planners.prior:PriorPlanner",
             "ESConv strategy frequencies by conversation stage and previous strategy",
         ),
+        "trained": BackendSpec(
+            "strategies.planners.trained:TrainedPlanner",
+            "softmax classifier over MiniLM embeddings of the conversation, trained on ESConv",
+            requires=("sentence_transformers", "torch"),
+        ),
+        "llm": BackendSpec(
+            "strategies.planners.llm:LLMPlanner",
+            "the agent's LLM prompted with the strategy definitions and the dialogue",
+        ),
     },
 }
 

@@ -41,7 +41,8 @@ class BackendNames(BaseModel):
     embedder: str = "minilm"
     text_emotion: str = "goemotions-head"
     llm: str = "llamacpp"
-    strategy_planner: str = "prior"
+    #: ``trained`` is wrapped in its bias correction by default (``planner.correct``).
+    strategy_planner: str = "trained"
 
 
 class PathSettings(BaseModel):

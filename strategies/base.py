@@ -30,7 +30,15 @@ class PlanningContext:
     intensity: float | None = None
     #: Background, when known (ESConv's emotion type, problem type, situation).
     situation: str | None = None
+    emotion_type: str | None = None
+    problem_type: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def background(self) -> str | None:
+        """The background as one text (``"emotion; problem. situation"``), or ``None``."""
+        head = "; ".join(x for x in (self.emotion_type, self.problem_type) if x)
+        parts = [p for p in (head, self.situation) if p]
+        return ". ".join(parts) if parts else None
 
     @property
     def seeker_turns(self) -> int:
@@ -48,9 +56,18 @@ class StrategyPlanner(ABC):
     def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> StrategyPlanner:
         """Construct cheaply from settings."""
 
+    def load(self) -> None:  # noqa: B027 - optional hook
+        """Load weights now (otherwise on first use)."""
+
     @abstractmethod
     def predict_proba(self, context: PlanningContext) -> dict[Strategy, float]:
         """A probability for every strategy (all 8 keys, summing to 1)."""
+
+    def predict_proba_batch(
+        self, contexts: Sequence[PlanningContext]
+    ) -> list[dict[Strategy, float]]:
+        """Probabilities for many turns at once; planners that can batch override this."""
+        return [self.predict_proba(context) for context in contexts]
 
     def choose(self, context: PlanningContext) -> Strategy:
         """The most probable strategy (ties broken in ESConv order)."""

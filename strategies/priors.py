@@ -15,7 +15,8 @@ import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from strategies.taxonomy import STRATEGIES, Strategy, normalize_strategy
+from strategies.data import evaluation_samples, load_dialogues
+from strategies.taxonomy import STRATEGIES, Strategy
 
 #: Conversation stages are the number of seeker utterances so far, capped here.
 MAX_STAGE = 10
@@ -23,37 +24,23 @@ START = "<start>"
 
 
 def compute_priors(train_jsonl: Path) -> dict[str, object]:
-    """Count supporter strategies by stage and by previous strategy in an ESConv split file.
+    """Count supporter strategies by stage and by previous strategy in an ESConv file.
 
-    Only supporter turns after the first seeker utterance count (the evaluation convention).
+    Only supporter turns after the first seeker utterance count (the evaluation samples of
+    :mod:`strategies.data`); either ESConv format is read.
     Returns add-one smoothed probability tables, keyed by strategy value.
     """
     by_stage: dict[int, Counter[Strategy]] = defaultdict(Counter)
     by_previous: dict[str, Counter[Strategy]] = defaultdict(Counter)
     overall: Counter[Strategy] = Counter()
-    dialogues = 0
-    with Path(train_jsonl).open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                dialog = json.loads(line)["dialog"]
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise ValueError(
-                    f"{train_jsonl}:{line_no}: not an ESConv dialogue ({exc})"
-                ) from exc
-            dialogues += 1
-            seeker_turns, previous = 0, START
-            for turn in dialog:
-                if turn.get("speaker") == "usr":
-                    seeker_turns += 1
-                    continue
-                strategy = normalize_strategy(turn["strategy"])
-                if seeker_turns > 0:
-                    by_stage[min(seeker_turns, MAX_STAGE)][strategy] += 1
-                    by_previous[previous][strategy] += 1
-                    overall[strategy] += 1
-                previous = strategy.value
+    dialogues = load_dialogues(train_jsonl)
+    for sample in evaluation_samples(dialogues):
+        context = sample.context
+        stage = min(context.seeker_turns, MAX_STAGE)
+        previous = context.previous_strategies[-1].value if context.previous_strategies else START
+        by_stage[stage][sample.gold] += 1
+        by_previous[previous][sample.gold] += 1
+        overall[sample.gold] += 1
 
     def smooth(counts: Counter[Strategy]) -> dict[str, float]:
         total = sum(counts.values()) + len(STRATEGIES)
@@ -62,7 +49,7 @@ def compute_priors(train_jsonl: Path) -> dict[str, object]:
     return {
         "source": str(Path(train_jsonl).name),
         "licence": "derived from ESConv, CC BY-NC 4.0 (non-commercial research use)",
-        "dialogues": dialogues,
+        "dialogues": len(dialogues),
         "samples": sum(overall.values()),
         "overall": smooth(overall),
         "by_stage": {str(k): smooth(by_stage[k]) for k in sorted(by_stage)},

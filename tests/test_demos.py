@@ -11,6 +11,14 @@ EXPECT = {
     "01_text_turn.py": ["reply:", "strategy:", "event:"],
     "02_streaming_session.py": ["[perception]", "[appraisal]", "[strategy]", "4 messages"],
     "03_text_emotion.py": ["valence", "intensity"],
+    "04_strategy_bias.py": ["prior ", "trained+corrected", "Q=", "B=", "Reflection of feelings"],
+    "05_safety.py": [
+        "[crisis] suicidal_ideation",
+        "988",
+        "overridden: True",
+        "crisis: False",
+        "0 sessions left",
+    ],
 }
 
 

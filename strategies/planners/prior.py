@@ -37,8 +37,13 @@ class PriorPlanner(StrategyPlanner):
         self.table = table if table is not None else _shipped_table()
 
     @classmethod
-    def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> PriorPlanner:
-        return cls(**kwargs)
+    def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> StrategyPlanner:
+        """The shipped table; wrapped in its fitted bias correction when ``planner.correct``."""
+        from strategies.correction import with_correction
+
+        kwargs.pop("embedder", None)  # shared handles, accepted for a uniform call; not used
+        kwargs.pop("llm", None)
+        return with_correction(cls(**kwargs), settings)
 
     @classmethod
     def from_file(cls, path: Path) -> PriorPlanner:
