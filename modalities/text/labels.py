@@ -5,8 +5,11 @@ Derivation (documented in docs/ARCHITECTURE.md, used by every text-emotion backe
 * Each of the 28 labels has a coordinate ``(valence in [-1, 1], arousal in [0, 1])`` on Russell's
   circumplex, assigned by the project (``AFFECT_COORDINATES``), consistent in sign and rough
   magnitude with published valence-arousal norms for the label words.
-* ``valence`` and ``arousal`` are the score-weighted means of those coordinates over all 28 labels
-  (neutral sits at (0, 0.2)), so a confident neutral reading pulls both towards calm and neutral.
+* ``valence`` and ``arousal`` are the score-weighted means of those coordinates over the
+  *detected* labels (those at or above their threshold; the top label when none is). Neutral sits
+  at (0, 0.2), so a detected neutral reading pulls both towards calm and neutral. Averaging over
+  all 28 labels instead would let the many small, mixed-sign scores of undetected labels drown
+  out what was detected.
 * ``intensity`` is the strongest non-neutral label probability: how clearly some emotion is
   expressed, whichever it is.
 * ``ekman`` groups the scores into Ekman's 6 emotions (the GoEmotions authors' mapping) plus
@@ -80,10 +83,10 @@ def build_text_emotion(
     ranked = sorted(full, key=lambda k: full[k], reverse=True)
     labels = [label for label in ranked if full[label] >= threshold(label)] or ranked[:1]
 
-    total = sum(full.values())
+    total = sum(full[k] for k in labels)
     if total > 0:
-        valence = sum(full[k] * AFFECT_COORDINATES[k][0] for k in full) / total
-        arousal = sum(full[k] * AFFECT_COORDINATES[k][1] for k in full) / total
+        valence = sum(full[k] * AFFECT_COORDINATES[k][0] for k in labels) / total
+        arousal = sum(full[k] * AFFECT_COORDINATES[k][1] for k in labels) / total
     else:
         valence, arousal = AFFECT_COORDINATES["neutral"]
     intensity = max(v for k, v in full.items() if k != "neutral")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from agent import registry
-from agent.settings import AttuneSettings
+from agent.settings import AttuneSettings, TextEmotionSettings
 from modalities.errors import ConfigError, InputError, ModelNotFoundError
 from modalities.text.emotion_head import (
     HEAD_FILE,
@@ -57,7 +57,7 @@ def test_from_settings_is_lazy_and_shares_the_embedder(tmp_path: Path) -> None:
     own = GoEmotionsHead.from_settings(settings)
     assert isinstance(own.embedder, MiniLMEmbedder)
 
-    custom = AttuneSettings(device="cpu", text_emotion={"head_path": tmp_path})
+    custom = AttuneSettings(device="cpu", text_emotion=TextEmotionSettings(head_path=tmp_path))
     assert GoEmotionsHead.from_settings(custom).head_path == tmp_path / HEAD_FILE
     assert resolve_head_path(tmp_path / "x.safetensors") == tmp_path / "x.safetensors"
 

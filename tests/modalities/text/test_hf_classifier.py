@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agent import registry
-from agent.settings import AttuneSettings
+from agent.settings import AttuneSettings, TextEmotionSettings
 from modalities.errors import ConfigError, InputError, ModelNotFoundError
 from modalities.text.hf_classifier import TransformersTextEmotion, map_labels
 from modalities.text.labels import GOEMOTIONS_LABELS
@@ -18,7 +19,7 @@ VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS.split(" ")]
 
 
 def build_tiny_model(
-    root: Path, labels: list[str], *, multi_label: bool, **config_extra: object
+    root: Path, labels: list[str], *, multi_label: bool, **config_extra: Any
 ) -> Path:
     """Save a 1-layer BERT classifier with ``labels`` and a 25-word tokenizer under ``root``."""
     import torch
@@ -28,7 +29,7 @@ def build_tiny_model(
     vocab = root / "vocab.txt"
     vocab.write_text("\n".join(VOCAB) + "\n")
     tokenizer = BertTokenizer(vocab_file=str(vocab), do_lower_case=True)
-    config = BertConfig(
+    config = BertConfig(  # type: ignore[call-arg]  # num_labels is a PretrainedConfig kwarg
         vocab_size=len(VOCAB),
         hidden_size=16,
         num_hidden_layers=1,
@@ -55,8 +56,10 @@ def goemotions_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
 
-def make(path: Path | None, **kwargs: object) -> TransformersTextEmotion:
-    settings = AttuneSettings(device="cpu", text_emotion={"model_path": path, **kwargs})
+def make(path: Path | None, **kwargs: Any) -> TransformersTextEmotion:
+    settings = AttuneSettings(
+        device="cpu", text_emotion=TextEmotionSettings(model_path=path, **kwargs)
+    )
     recognizer = registry.create("text_emotion", "transformers", settings)
     assert isinstance(recognizer, TransformersTextEmotion)
     return recognizer

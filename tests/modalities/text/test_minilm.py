@@ -7,14 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.settings import AttuneSettings
+from agent.settings import AttuneSettings, EmbedderSettings
 from modalities.errors import ConfigError, InputError, ModelNotFoundError
 from modalities.text.minilm import MiniLMEmbedder, bundled_model_dir, parse_pooling
 
 
 def test_construction_is_cheap_and_reads_settings(tmp_path: Path) -> None:
     settings = AttuneSettings(
-        device="cpu", embedder={"model_path": tmp_path / "nowhere", "batch_size": 7}
+        device="cpu", embedder=EmbedderSettings(model_path=tmp_path / "nowhere", batch_size=7)
     )
     embedder = MiniLMEmbedder.from_settings(settings)
     assert not embedder.loaded

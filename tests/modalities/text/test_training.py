@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.settings import AttuneSettings
+from agent.settings import AttuneSettings, TextEmotionSettings
 from modalities.errors import ConfigError, InputError
 from modalities.text.emotion_head import HEAD_FILE, META_FILE, GoEmotionsHead
 from modalities.text.labels import GOEMOTIONS_LABELS
@@ -103,7 +103,9 @@ def test_train_small_subset_writes_loadable_artifacts(
     assert meta["labels"] == list(GOEMOTIONS_LABELS)
     assert meta["training"]["limit"] == 300
 
-    settings = AttuneSettings(device="cpu", text_emotion={"head_path": out / HEAD_FILE})
+    settings = AttuneSettings(
+        device="cpu", text_emotion=TextEmotionSettings(head_path=out / HEAD_FILE)
+    )
     head = GoEmotionsHead.from_settings(settings, embedder=minilm)
     emotions = head.analyze_batch(["That is hilarious", "I'm scared of the dark"])
     assert len(emotions) == 2
