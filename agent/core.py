@@ -106,7 +106,11 @@ class Attune:
         if planner is None:
             # every planner accepts the shared handles and ignores those it does not use
             planner = registry.create(
-                "strategy_planner", names.strategy_planner, self.settings, embedder=embedder, llm=llm
+                "strategy_planner",
+                names.strategy_planner,
+                self.settings,
+                embedder=embedder,
+                llm=llm,
             )
         self.context = AttuneContext(
             settings=self.settings,
@@ -126,6 +130,7 @@ class Attune:
         self.context.embedder.load()
         self.context.text_emotion.load()
         self.context.crisis_detector.load()
+        self.context.planner.load()
         self.context.llm.load()
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""``attune eval strategies``, ``attune eval bias`` and ``attune train ...``, run as a user would."""
+"""The strategy commands (eval strategies, eval bias, train planner, train correction)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ import pytest
 ATTUNE = [sys.executable, "-m", "agent.cli"]
 
 
-def run(args: list[str], tmp_path: Path, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ATTUNE_PATHS__STATE_DIR": str(tmp_path / "state")}
-    return subprocess.run(ATTUNE + args, capture_output=True, text=True, timeout=timeout, env=env)
+def run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """``attune ARGS`` with a private state dir and extra environment variables."""
+    full_env = {**os.environ, "ATTUNE_PATHS__STATE_DIR": str(tmp_path / "state"), **env}
+    command = [*ATTUNE, *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, env=full_env)
 
 
 def slice_of(source: Path, out: Path, dialogues: int) -> Path:
@@ -28,16 +30,17 @@ def test_eval_strategies_prior_json_and_plot(data_dir: Path, tmp_path: Path):
     valid = data_dir / "esconv" / "valid.jsonl"
     out, plot = tmp_path / "m.json", tmp_path / "p.png"
     proc = run(
-        ["eval", "strategies", "--data", str(valid), "--planner", "prior", "--limit", "80"]
-        + ["--json", str(out), "--plot", str(plot), "--no-progress"],
         tmp_path,
+        *("eval", "strategies", "--data", str(valid), "--planner", "prior", "--limit", "80"),
+        *("--json", str(out), "--plot", str(plot), "--no-progress"),
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Q=" in proc.stdout and "B=" in proc.stdout and "Reflection of feelings" in proc.stdout
     metrics = json.loads(out.read_text())
     assert metrics["n"] == 80 and metrics["planner"] == "prior" and not metrics["corrected"]
     assert {"Q", "weighted_f1", "B", "preference", "f1", "stages"} <= set(metrics)
-    assert len(metrics["preference"]) == 8 and sum(metrics["preference"].values()) == pytest.approx(8)
+    preference = metrics["preference"]
+    assert len(preference) == 8 and sum(preference.values()) == pytest.approx(8)
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -48,7 +51,7 @@ def test_eval_bias_on_a_predictions_file(tmp_path: Path):
     preds = tmp_path / "preds.json"
     preds.write_text(json.dumps(rows), encoding="utf-8")
     out = tmp_path / "bias.json"
-    proc = run(["eval", "bias", "--predictions", str(preds), "--json", str(out)], tmp_path)
+    proc = run(tmp_path, "eval", "bias", "--predictions", str(preds), "--json", str(out))
     assert proc.returncode == 0, proc.stderr[-2000:]
     metrics = json.loads(out.read_text())
     # Question: tp 6, fp 2 -> F1 12/14; Others: tp 2, fn 2 -> F1 4/6; macro over the 2 present
@@ -61,14 +64,14 @@ def test_eval_bias_on_a_predictions_file(tmp_path: Path):
 def test_bad_inputs_are_clear_errors(tmp_path: Path):
     preds = tmp_path / "preds.json"
     preds.write_text('[\n{"strg_gold": "Question", "strg_pred": "Advice"}\n]', encoding="utf-8")
-    proc = run(["eval", "bias", "--predictions", str(preds)], tmp_path)
+    proc = run(tmp_path, "eval", "bias", "--predictions", str(preds))
     assert proc.returncode == 2 and f"{preds}:2:" in proc.stderr and "'Advice'" in proc.stderr
     data = tmp_path / "d.jsonl"
     data.write_text('{"dialog": []}\n{oops\n', encoding="utf-8")
-    proc = run(["eval", "strategies", "--data", str(data), "--planner", "prior"], tmp_path)
+    proc = run(tmp_path, "eval", "strategies", "--data", str(data), "--planner", "prior")
     assert proc.returncode == 2 and f"{data}:2: malformed JSON" in proc.stderr
     data.write_text("", encoding="utf-8")
-    proc = run(["eval", "strategies", "--data", str(data), "--planner", "prior"], tmp_path)
+    proc = run(tmp_path, "eval", "strategies", "--data", str(data), "--planner", "prior")
     assert proc.returncode == 2 and "empty file" in proc.stderr
     for result in (proc,):
         assert "Traceback" not in result.stderr
@@ -77,7 +80,7 @@ def test_bad_inputs_are_clear_errors(tmp_path: Path):
 def test_correct_needs_a_fitted_correction(data_dir: Path, tmp_path: Path):
     valid = data_dir / "esconv" / "valid.jsonl"
     proc = run(
-        ["eval", "strategies", "--data", str(valid), "--planner", "llm", "--correct"], tmp_path
+        tmp_path, "eval", "strategies", "--data", str(valid), "--planner", "llm", "--correct"
     )
     assert proc.returncode == 2 and "attune train correction --planner llm" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -87,18 +90,16 @@ def test_train_correction_then_use_it(data_dir: Path, tmp_path: Path):
     small = slice_of(data_dir / "esconv" / "valid.jsonl", tmp_path / "small.jsonl", 12)
     table = tmp_path / "corr.json"
     proc = run(
-        ["train", "correction", "--planner", "prior", "--data", str(small), "--out", str(table)]
-        + ["--no-progress"],
         tmp_path,
+        *("train", "correction", "--planner", "prior", "--data", str(small)),
+        *("--out", str(table), "--no-progress"),
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "prior" in json.loads(table.read_text())["planners"]
-    env_run = subprocess.run(
-        ATTUNE + ["eval", "strategies", "--data", str(small), "--planner", "prior", "--correct"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "ATTUNE_PLANNER__CORRECTION_PATH": str(table)},
+    env_run = run(
+        tmp_path,
+        *("eval", "strategies", "--data", str(small), "--planner", "prior", "--correct"),
+        ATTUNE_PLANNER__CORRECTION_PATH=str(table),
     )
     assert env_run.returncode == 0, env_run.stderr[-2000:]
     assert "prior+corrected" in env_run.stdout
@@ -111,9 +112,9 @@ def test_train_planner_then_evaluate_it_corrected(data_dir: Path, tmp_path: Path
     valid = slice_of(data_dir / "esconv" / "valid.jsonl", tmp_path / "valid.jsonl", 2)
     out = tmp_path / "artifact"
     proc = run(
-        ["train", "planner", "--train", str(train), "--valid", str(valid), "--out", str(out)]
-        + ["--no-progress"],
         tmp_path,
+        *("train", "planner", "--train", str(train), "--valid", str(valid)),
+        *("--out", str(out), "--no-progress"),
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads(proc.stdout.splitlines()[-1])
@@ -123,19 +124,12 @@ def test_train_planner_then_evaluate_it_corrected(data_dir: Path, tmp_path: Path
         "planner_head.json",
         "planner_corrections.json",
     }
-    proc = subprocess.run(
-        ATTUNE
-        + ["eval", "strategies", "--data", str(valid), "--planner", "trained", "--correct"]
-        + ["--json", str(tmp_path / "t.json")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={
-            **os.environ,
-            "ATTUNE_PATHS__STATE_DIR": str(tmp_path / "state"),
-            "ATTUNE_PLANNER__MODEL_PATH": str(out / "planner_head.npz"),
-            "ATTUNE_PLANNER__CORRECTION_PATH": str(out / "planner_corrections.json"),
-        },
+    proc = run(
+        tmp_path,
+        *("eval", "strategies", "--data", str(valid), "--planner", "trained", "--correct"),
+        *("--json", str(tmp_path / "t.json")),
+        ATTUNE_PLANNER__MODEL_PATH=str(out / "planner_head.npz"),
+        ATTUNE_PLANNER__CORRECTION_PATH=str(out / "planner_corrections.json"),
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     metrics = json.loads((tmp_path / "t.json").read_text())

@@ -120,3 +120,30 @@ def test_real_model_beats_the_prior_on_a_slice(data_dir: Path, minilm):
 def test_resources_hold_the_files():
     files = {p.name for p in resources.files("strategies").joinpath("data").iterdir()}
     assert {"planner_head.npz", "planner_head.json", "planner_corrections.json"} <= files
+
+
+def test_the_graph_records_the_default_planners_probabilities():
+    from agent import Attune
+    from agent.sessions import open_sqlite_store
+    from tests.agent.helpers import APPRAISAL_JSON
+    from tests.fakes import FakeLLM, FakeTextEmotion
+
+    settings = AttuneSettings(llm={"candidates": 1})
+    # the 64-d fake embedder keeps the safety classifier out of this test; the planner gets
+    # a 384-d one, as the agent's MiniLM would be
+    planner = registry.create(
+        "strategy_planner", settings.backends.strategy_planner, settings, embedder=Fake384()
+    )
+    bot = Attune(
+        settings,
+        embedder=FakeEmbedder(),
+        planner=planner,
+        text_emotion=FakeTextEmotion(),
+        llm=FakeLLM([APPRAISAL_JSON, "I'm sorry. What happened?"]),
+        checkpointer=open_sqlite_store(":memory:"),
+    )
+    decision = bot.turn("My dog died and I am sad", "s1").strategy  # as in tests/agent
+    assert decision is not None and decision.planner == "trained+corrected"
+    assert set(decision.probabilities) == set(STRATEGIES)
+    assert sum(decision.probabilities.values()) == pytest.approx(1.0)
+    assert decision.strategy == max(decision.probabilities, key=decision.probabilities.__getitem__)
