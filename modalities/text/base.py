@@ -8,10 +8,24 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from modalities.errors import InputError
 from modalities.types import TextEmotion
 
 if TYPE_CHECKING:
     from agent.settings import AttuneSettings
+
+
+def validate_texts(texts: Sequence[str]) -> list[str]:
+    """Check a batch for a text role: a sequence of non-empty strings, else :class:`InputError`."""
+    if isinstance(texts, str):
+        raise InputError("bad_text", "expected a sequence of texts, got a single str")
+    items = list(texts)
+    for i, text in enumerate(items):
+        if not isinstance(text, str):
+            raise InputError("bad_text", f"text {i} is a {type(text).__name__}, expected a str")
+        if not text.strip():
+            raise InputError("empty_text", f"text {i} is empty or only whitespace")
+    return items
 
 
 class Embedder(ABC):

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modalities.errors import ConfigError, InputError, ModelNotFoundError
-from modalities.text.base import Embedder, TextEmotionRecognizer
+from modalities.errors import ConfigError, ModelNotFoundError
+from modalities.text.base import Embedder, TextEmotionRecognizer, validate_texts
 from modalities.text.labels import GOEMOTIONS_LABELS, build_text_emotion
 from modalities.types import TextEmotion
 
@@ -270,22 +270,9 @@ class GoEmotionsHead(TextEmotionRecognizer):
         result: np.ndarray = features(texts, pooling)
         return result
 
-    @staticmethod
-    def validate(texts: Sequence[str]) -> list[str]:
-        """Check the input: a sequence of non-empty strings, else :class:`InputError`."""
-        if isinstance(texts, str):
-            raise InputError("bad_text", "expected a sequence of texts, got a single str")
-        items = list(texts)
-        for i, text in enumerate(items):
-            if not isinstance(text, str):
-                raise InputError("bad_text", f"text {i} is a {type(text).__name__}, expected a str")
-            if not text.strip():
-                raise InputError("empty_text", f"text {i} is empty or only whitespace")
-        return items
-
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Per-label probabilities, ``float32`` ``(len(texts), 28)`` in GoEmotions order."""
-        items = self.validate(texts)
+        items = validate_texts(texts)
         module = self._ensure_loaded()
         if not items:
             return np.zeros((0, len(GOEMOTIONS_LABELS)), dtype=np.float32)

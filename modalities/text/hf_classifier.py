@@ -36,8 +36,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modalities.errors import BackendUnavailableError, ConfigError, InputError, ModelNotFoundError
-from modalities.text.base import TextEmotionRecognizer
+from modalities.errors import BackendUnavailableError, ConfigError, ModelNotFoundError
+from modalities.text.base import TextEmotionRecognizer, validate_texts
 from modalities.text.labels import GOEMOTIONS_LABELS, build_text_emotion
 from modalities.types import TextEmotion
 
@@ -314,22 +314,9 @@ class TransformersTextEmotion(TextEmotionRecognizer):
 
     # --- inference ----------------------------------------------------------------------------
 
-    @staticmethod
-    def validate(texts: Sequence[str]) -> list[str]:
-        """Check the input: a sequence of non-empty strings, else :class:`InputError`."""
-        if isinstance(texts, str):
-            raise InputError("bad_text", "expected a sequence of texts, got a single str")
-        items = list(texts)
-        for i, text in enumerate(items):
-            if not isinstance(text, str):
-                raise InputError("bad_text", f"text {i} is a {type(text).__name__}, expected a str")
-            if not text.strip():
-                raise InputError("empty_text", f"text {i} is empty or only whitespace")
-        return items
-
     def predict_scores(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """GoEmotions scores per text (labels the model does not cover are absent)."""
-        items = self.validate(texts)
+        items = validate_texts(texts)
         tokenizer, model = self._ensure_loaded()
         if not items:
             return []
