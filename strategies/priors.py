@@ -1,9 +1,9 @@
 """Strategy statistics from ESConv used by the prior planner, and the script that computes them.
 
-Reproduce the shipped table (``strategies/data/esconv_priors.json``)::
+Reproduce the shipped table (``strategies/data/strategy_priors.json``)::
 
     python -m strategies.priors --data ../shared/data/esconv/train.jsonl \
-        --out strategies/data/esconv_priors.json
+        --out strategies/data/strategy_priors.json
 
 The table is derived from ESConv (CC BY-NC 4.0): it inherits the non-commercial restriction.
 """

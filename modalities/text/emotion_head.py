@@ -5,7 +5,7 @@ head's metadata), standardises them, and maps them with a small MLP (or a linear
 sigmoid outputs, one per GoEmotions label. Each label has its own threshold, tuned on the
 GoEmotions dev split to maximise that label's F1 (see :mod:`modalities.text.training`).
 
-Artifacts: ``goemotions_head.safetensors`` (the weights, float16) and ``goemotions_head.json``
+Artifacts: ``emotion_head.safetensors`` (the weights, float16) and ``emotion_head.json``
 beside it (labels, thresholds, architecture, metrics, how it was trained). Which head loads:
 ``settings.text_emotion.head_path`` (the ``.safetensors`` file or a folder holding both files),
 else ``settings.paths.artifacts_dir`` when it holds a head, else the one shipped in
@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-HEAD_FILE = "goemotions_head.safetensors"
-META_FILE = "goemotions_head.json"
+HEAD_FILE = "emotion_head.safetensors"
+META_FILE = "emotion_head.json"
 #: Pooling value meaning "the embedder's own normalised sentence embedding" (:meth:`embed`).
 EMBED_POOLING = "embed"
 #: The metadata format this module reads and :mod:`modalities.text.training` writes.

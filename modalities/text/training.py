@@ -12,7 +12,7 @@ Steps (:func:`train_head`):
    That figure is optimistic (thresholds tuned and scored on the same rows), so an honest
    cross-fitted estimate is also reported: thresholds tuned on one random half of dev, scored
    on the other half, both ways, averaged over several random splits.
-5. Write ``goemotions_head.safetensors`` (float16 weights) and ``goemotions_head.json``.
+5. Write ``emotion_head.safetensors`` (float16 weights) and ``emotion_head.json``.
 
 Command line (same as ``attune train emotion``)::
 
@@ -445,7 +445,7 @@ def train_head(
     shipped one). ``command`` is recorded as the reproducing command (default: the
     ``python -m modalities.text.training`` equivalent).
 
-    Writes ``goemotions_head.safetensors`` and ``goemotions_head.json`` to ``out_dir`` and
+    Writes ``emotion_head.safetensors`` and ``emotion_head.json`` to ``out_dir`` and
     returns the metrics: ``macro_f1``, ``micro_f1``, ``weighted_f1``, ``per_label``, ``n``
     (dev rows), ``n_train``, ``cross_fitted`` (honest estimate), ``macro_f1_at_0_5``,
     ``seconds``.

@@ -1,7 +1,7 @@
 """The prior planner: what ESConv supporters did at this point of a conversation.
 
 ``p(s) ∝ p(s | stage) · p(s | previous strategy) / p(s)`` (the two tables combined as
-independent evidence), with both tables from ``strategies/data/esconv_priors.json``. It ignores
+independent evidence), with both tables from ``strategies/data/strategy_priors.json``. It ignores
 the content of the conversation; the learned planners of ``strategies/`` do better.
 """
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 @cache
 def _shipped_table() -> dict[str, Any]:
-    text = resources.files("strategies").joinpath("data/esconv_priors.json").read_text("utf-8")
+    text = resources.files("strategies").joinpath("data/strategy_priors.json").read_text("utf-8")
     table: dict[str, Any] = json.loads(text)
     return table
 

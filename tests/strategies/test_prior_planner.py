@@ -30,7 +30,7 @@ def test_shipped_table_is_reproduced_from_the_data(data_dir):
         PriorPlanner.__module__
         and __import__("importlib.resources")
         .resources.files("strategies")
-        .joinpath("data/esconv_priors.json")
+        .joinpath("data/strategy_priors.json")
         .read_text("utf-8")
     )
     assert table == shipped
