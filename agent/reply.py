@@ -9,6 +9,7 @@ talking about being an AI, parroting the message, questions where none was wante
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -58,23 +59,29 @@ class ScoredReply:
     penalty: float
 
 
+#: Strategy prototypes per embedder instance, computed once (not on every turn).
+_PROTOTYPES: weakref.WeakKeyDictionary[Embedder, np.ndarray] = weakref.WeakKeyDictionary()
+
+
+def strategy_prototypes(embedder: Embedder) -> np.ndarray:
+    """One unit vector per strategy: the mean embedding of its worked example replies."""
+    cached = _PROTOTYPES.get(embedder)
+    if cached is None:
+        guides = strategy_guides()
+        rows = []
+        for strategy in STRATEGIES:
+            replies = [ex["reply"] for ex in guides[strategy]["examples"]]
+            mean = embedder.embed(replies).mean(axis=0)
+            rows.append(mean / (np.linalg.norm(mean) + 1e-9))
+        cached = _PROTOTYPES[embedder] = np.stack(rows)
+    return cached
+
+
 class ReplyScorer:
     """Ranks candidate replies for a strategy and a user message."""
 
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
-        self._prototypes: np.ndarray | None = None
-
-    def _strategy_prototypes(self) -> np.ndarray:
-        if self._prototypes is None:
-            guides = strategy_guides()
-            rows = []
-            for strategy in STRATEGIES:
-                replies = [ex["reply"] for ex in guides[strategy]["examples"]]
-                mean = self.embedder.embed(replies).mean(axis=0)
-                rows.append(mean / (np.linalg.norm(mean) + 1e-9))
-            self._prototypes = np.stack(rows)
-        return self._prototypes
 
     def score(
         self, candidates: Sequence[str], strategy: Strategy, user_text: str
@@ -84,7 +91,7 @@ class ReplyScorer:
             return []
         vectors = self.embedder.embed([*candidates, user_text])
         cand, user = vectors[:-1], vectors[-1]
-        sims = cand @ self._strategy_prototypes().T  # (n, 8)
+        sims = cand @ strategy_prototypes(self.embedder).T  # (n, 8)
         target = STRATEGIES.index(strategy)
         # softmax over strategies with a temperature: how much more this strategy than the others
         logits = sims / 0.05

@@ -35,3 +35,18 @@ def test_question_strategy_wants_a_question():
     scorer = ReplyScorer(FakeEmbedder())
     scored = scorer.score(["That is sad.", "That is sad. What happened?"], Strategy.QUESTION, "x")
     assert scored[0].penalty > scored[1].penalty
+
+
+def test_strategy_prototypes_are_computed_once_per_embedder():
+    class Counting(FakeEmbedder):
+        calls = 0
+
+        def embed(self, texts):
+            Counting.calls += 1
+            return super().embed(texts)
+
+    embedder = Counting()
+    for _ in range(3):
+        ReplyScorer(embedder).score(["Sorry. What happened?"], Strategy.QUESTION, "bad day")
+    # 8 strategy prototypes once, then one call per score() for candidates + message
+    assert Counting.calls == 8 + 3
