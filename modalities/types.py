@@ -2,13 +2,15 @@
 state and the wire is one of these named types, never an ad-hoc dict or tuple.
 
 Pydantic models (frozen) because they are also wire data and checkpointed graph state. Hot media
-(audio, frames) will be dataclasses over numpy arrays, added by the modality issues.
+(audio, images) are dataclasses over numpy arrays (:class:`Audio`): they are never checkpointed.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from strategies.taxonomy import Strategy
@@ -48,6 +50,206 @@ class TextEmotion(_Frozen):
     def primary_ekman(self) -> str:
         """The strongest Ekman group."""
         return max(self.ekman, key=lambda k: self.ekman[k]) if self.ekman else "neutral"
+
+
+# --- media -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Audio:
+    """Mono audio: ``samples`` float32 in [-1, 1], shape ``(n,)``, at ``sample_rate`` Hz.
+
+    Build one with :func:`modalities.audio.load_audio` (files, WAV/FLAC/OGG bytes) or
+    :func:`modalities.audio.from_pcm16` (raw PCM16): both validate and convert.
+    """
+
+    samples: np.ndarray
+    sample_rate: int
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return float(len(self.samples)) / float(self.sample_rate)
+
+
+# --- speech perception ------------------------------------------------------------------------
+
+
+class WordTiming(_Frozen):
+    """One recognised (or synthesised) word and when it was said, in seconds from the start."""
+
+    word: str
+    start: float = Field(ge=0.0)
+    end: float = Field(ge=0.0)
+    probability: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class TranscriptSegment(_Frozen):
+    """A stretch of recognised speech. ``confidence`` in [0, 1] is the mean token probability
+    (``exp`` of the average log-probability); ``no_speech_prob`` the model's belief that the
+    stretch held no speech."""
+
+    text: str
+    start: float = Field(ge=0.0)
+    end: float = Field(ge=0.0)
+    confidence: float = Field(ge=0.0, le=1.0)
+    no_speech_prob: float = Field(default=0.0, ge=0.0, le=1.0)
+    words: list[WordTiming] = Field(default_factory=list)
+
+
+class Transcript(_Frozen):
+    """What the ASR heard in one utterance."""
+
+    text: str
+    language: str = "en"
+    segments: list[TranscriptSegment] = Field(default_factory=list)
+    duration: float = Field(default=0.0, ge=0.0)
+    backend: str = ""
+
+    @property
+    def confidence(self) -> float:
+        """Duration-weighted mean segment confidence (0 when nothing was heard)."""
+        total = sum(max(s.end - s.start, 1e-3) for s in self.segments)
+        if not self.segments or total <= 0:
+            return 0.0
+        return sum(s.confidence * max(s.end - s.start, 1e-3) for s in self.segments) / total
+
+    @property
+    def words(self) -> list[WordTiming]:
+        return [w for s in self.segments for w in s.words]
+
+
+class ProsodyFeatures(_Frozen):
+    """Acoustic features of one utterance (``modalities/speech/prosody.py`` computes them).
+
+    Pitch in Hz over voiced frames (``None`` when nothing was voiced); ``f0_range_st`` is the
+    5th-95th percentile span in semitones; ``energy_db`` the mean RMS level of voiced frames in
+    dBFS; ``speaking_rate`` syllable-like energy peaks per second of speech (or words per second
+    when a transcript gives them); ``pause_ratio`` the share of the utterance that is silence.
+    """
+
+    duration: float = Field(ge=0.0)
+    f0_mean_hz: float | None = None
+    f0_range_st: float | None = None
+    energy_db: float
+    energy_range_db: float = 0.0
+    speaking_rate: float = Field(ge=0.0)
+    pause_ratio: float = Field(ge=0.0, le=1.0)
+    voiced_ratio: float = Field(ge=0.0, le=1.0)
+
+
+class SpeechEmotion(_Frozen):
+    """Affect read from how something was said (not what was said).
+
+    ``arousal`` in [0, 1] (0.5 = the speaker's usual), ``valence`` in [-1, 1] (prosody gives only
+    a weak valence cue); ``confidence`` in [0, 1]; ``scores`` over the common label set when the
+    backend gives a distribution; ``cues`` short human-readable phrases ("quiet", "slow",
+    "wide pitch range") for explanations; ``normalized`` is whether the features were normalised
+    against this speaker's own earlier turns.
+    """
+
+    arousal: float = Field(ge=0.0, le=1.0)
+    valence: float = Field(ge=-1.0, le=1.0)
+    confidence: float = Field(ge=0.0, le=1.0)
+    scores: dict[str, float] = Field(default_factory=dict)
+    features: ProsodyFeatures | None = None
+    cues: list[str] = Field(default_factory=list)
+    normalized: bool = False
+    backend: str = ""
+
+
+# --- face perception --------------------------------------------------------------------------
+
+#: The 7 expression classes of the FER2013 models (``fer``'s order).
+FER_LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+
+class FaceGeometry(_Frozen):
+    """Geometric cues from the 468-point face mesh, each normalised by the face size.
+
+    ``mouth_corner`` > 0 when the corners sit above the mouth centre (a smile), < 0 when below;
+    ``mouth_open`` lip gap over face height; ``mouth_width`` corner distance over face width;
+    ``brow_raise`` brow-to-eye distance over face height; ``eye_open`` mean eyelid gap over eye
+    width.
+    """
+
+    mouth_corner: float
+    mouth_open: float
+    mouth_width: float
+    brow_raise: float
+    eye_open: float
+
+
+class FaceReading(_Frozen):
+    """Expression read from one image (or a smoothed window of frames).
+
+    ``detected`` false is a valid reading (no face), not an error. ``faces`` counts the faces
+    found; the largest is read. ``box`` is ``(x, y, w, h)`` in pixels of the input image.
+    ``scores`` is a distribution over :data:`FER_LABELS`; ``stability`` in [0, 1] (1 = the
+    expression held steady over the tracker's window; ``None`` for a single image).
+    """
+
+    detected: bool
+    faces: int = 0
+    box: tuple[int, int, int, int] | None = None
+    scores: dict[str, float] = Field(default_factory=dict)
+    label: str | None = None
+    valence: float = Field(default=0.0, ge=-1.0, le=1.0)
+    arousal: float = Field(default=0.0, ge=0.0, le=1.0)
+    confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+    geometry: FaceGeometry | None = None
+    stability: float | None = Field(default=None, ge=0.0, le=1.0)
+    frames: int = 1
+    backend: str = ""
+
+
+# --- fusion -----------------------------------------------------------------------------------
+
+Modality = Literal["text", "speech", "face"]
+#: The common label set of the fused affect: Ekman's six plus neutral.
+AFFECT_LABELS: tuple[str, ...] = (
+    "anger",
+    "disgust",
+    "fear",
+    "joy",
+    "sadness",
+    "surprise",
+    "neutral",
+)
+
+
+class FusedAffect(_Frozen):
+    """One affect estimate from every modality present (``modalities/fusion``).
+
+    ``scores`` is a distribution over :data:`AFFECT_LABELS`; ``confidence`` per modality in
+    [0, 1] (the weight it got); ``incongruence`` in [0, 1] with ``incongruent`` when it passes
+    the threshold, and ``disagreements`` naming the pairs that disagree (e.g. ``"text~face"``);
+    ``explanation`` is a short account of the cues behind the estimate, for people.
+    """
+
+    scores: dict[str, float]
+    label: str
+    valence: float = Field(ge=-1.0, le=1.0)
+    arousal: float = Field(ge=0.0, le=1.0)
+    intensity: float = Field(ge=0.0, le=1.0)
+    confidence: dict[str, float] = Field(default_factory=dict)
+    incongruence: float = Field(default=0.0, ge=0.0, le=1.0)
+    incongruent: bool = False
+    disagreements: list[str] = Field(default_factory=list)
+    explanation: str = ""
+
+
+# --- speech output ----------------------------------------------------------------------------
+
+
+class VoiceStyle(_Frozen):
+    """How the reply is spoken: ``speed`` (1 = the voice's normal rate), ``pitch`` in semitones
+    relative to the voice, ``gain_db``; ``name`` names the table row (``modalities/voice``)."""
+
+    name: str = "neutral"
+    speed: float = Field(default=1.0, gt=0.25, le=4.0)
+    pitch: float = Field(default=0.0, ge=-12.0, le=12.0)
+    gain_db: float = Field(default=0.0, ge=-24.0, le=12.0)
 
 
 # --- reasoning --------------------------------------------------------------------------------
@@ -194,6 +396,10 @@ class TurnResult(_Frozen):
     turn_id: str
     reply: str
     text_emotion: TextEmotion | None = None
+    transcript: Transcript | None = None
+    speech_emotion: SpeechEmotion | None = None
+    face: FaceReading | None = None
+    affect: FusedAffect | None = None
     appraisal: Appraisal | None = None
     strategy: StrategyDecision | None = None
     safety: SafetyAssessment | None = None
@@ -221,6 +427,15 @@ class TurnEvent(_Frozen):
 CHECKPOINT_TYPES: tuple[type, ...] = (
     Strategy,
     TextEmotion,
+    WordTiming,
+    TranscriptSegment,
+    Transcript,
+    ProsodyFeatures,
+    SpeechEmotion,
+    FaceGeometry,
+    FaceReading,
+    FusedAffect,
+    VoiceStyle,
     Appraisal,
     StrategyDecision,
     ChatMessage,
