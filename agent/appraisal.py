@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from modalities.text.labels import AFFECT_COORDINATES
-from modalities.types import Appraisal, AppraisalSource, TextEmotion
+from modalities.types import Appraisal, AppraisalSource, FusedAffect, TextEmotion
 
 FIELDS = ("event", "emotion", "cause", "goal")
 
@@ -168,3 +168,37 @@ def build_appraisal(message: str, emotion: TextEmotion | None, llm_output: str |
         else:
             steps[name], sources[name] = fallback[name], "perception"
     return Appraisal(sources=sources, **steps)
+
+
+_MODALITY_NOUNS = {"text": "words", "speech": "voice", "face": "expression"}
+
+#: The goal of the reply when the modalities disagree: reflect, do not take words at face value.
+MIXED_GOAL = (
+    "gently reflect the mixed feelings they may have and invite them to say more, "
+    "rather than taking their words at face value"
+)
+
+
+def mixed_signals(affect: FusedAffect | None) -> str | None:
+    """A phrase naming the channels that disagree (``"their words and their expression"``),
+    or ``None`` when the fused affect is congruent."""
+    if affect is None or not affect.incongruent or not affect.disagreements:
+        return None
+    channels: list[str] = []
+    for pair in affect.disagreements:
+        for modality in pair.split("~"):
+            noun = _MODALITY_NOUNS.get(modality, modality)
+            if noun not in channels:
+                channels.append(noun)
+    return " and ".join(f"their {noun}" for noun in channels)
+
+
+def apply_affect(appraisal: Appraisal, affect: FusedAffect | None) -> Appraisal:
+    """Fold the multimodal reading into the chain: when the channels disagree, the emotion step
+    says so and the goal becomes reflecting the mixed feelings (recorded as perception)."""
+    mixed = mixed_signals(affect)
+    if mixed is None:
+        return appraisal
+    sources = {**appraisal.sources, "emotion": "perception", "goal": "perception"}
+    emotion = f"{appraisal.emotion}, though {mixed} do not match (mixed feelings)"
+    return appraisal.model_copy(update={"emotion": emotion, "goal": MIXED_GOAL, "sources": sources})

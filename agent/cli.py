@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from pydantic import ValidationError
 
@@ -75,6 +75,15 @@ def _parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="talk with Attune in the terminal")
     chat.add_argument("--session", help="resume (or name) a session id")
     chat.add_argument("--json", action="store_true", help="one JSON object per turn on stdout")
+    chat.add_argument(
+        "--voice-in", type=Path, metavar="FILE", help="run one turn from a recorded utterance"
+    )
+    chat.add_argument(
+        "--image", type=Path, metavar="FILE", help="with --voice-in: a photo of the speaker"
+    )
+    chat.add_argument(
+        "--voice-out", type=Path, metavar="FILE", help="with --voice-in: write the spoken reply"
+    )
     chat.set_defaults(handler=cmd_chat)
 
     backends = sub.add_parser("backends", help="list the registered backends per role")
@@ -101,6 +110,11 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure latency, throughput and memory (JSON)")
     bench.add_argument("--turns", type=int, default=20)
     bench.add_argument("--out", type=Path, default=Path("bench/results.json"))
+    bench.add_argument(
+        "--only",
+        default="text,voice,face",
+        help="comma-separated parts to run: text, voice, face (default: all)",
+    )
     bench.set_defaults(handler=cmd_bench)
 
     for module_name in COMMAND_MODULES:
@@ -124,6 +138,9 @@ class CommandGroups:
 COMMAND_MODULES: list[str] = [
     "agent.commands.safety",
     "agent.commands.strategies",
+    "agent.commands.media",
+    "agent.commands.avatar",
+    "agent.commands.server",
 ]
 
 
@@ -135,6 +152,10 @@ def cmd_chat(args: argparse.Namespace, settings: AttuneSettings) -> int:
     from agent.core import Attune, new_session_id, validate_session_id
 
     session_id = validate_session_id(args.session) if args.session else new_session_id()
+    if args.voice_in is not None:
+        return _voice_turn(args, settings, session_id)
+    if args.image is not None or args.voice_out is not None:
+        raise InputError("bad_arguments", "--image and --voice-out need --voice-in")
     interactive = sys.stdin.isatty() and not args.json
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR") and not args.json
     out = sys.stdout
@@ -172,6 +193,43 @@ def cmd_chat(args: argparse.Namespace, settings: AttuneSettings) -> int:
     return 0
 
 
+def _voice_turn(args: argparse.Namespace, settings: AttuneSettings, session_id: str) -> int:
+    """One turn from a recorded utterance (and optionally a photo); the reply is printed and,
+    with ``--voice-out``, spoken into a WAV file."""
+    from agent.core import Attune
+    from modalities.audio import to_wav
+    from modalities.voice.base import SpeechChunk, join_chunks
+
+    for path in (args.voice_in, args.image):
+        if path is not None and not path.is_file():
+            raise InputError("not_found", f"file not found: {path}")
+    image = args.image.read_bytes() if args.image is not None else None
+    speak = args.voice_out is not None
+    chunks: list[SpeechChunk] = []
+    result: dict[str, Any] | None = None
+    with Attune(settings) as bot:
+        for event in bot.stream_turn(
+            None, session_id, audio=args.voice_in.read_bytes(), image=image, speak=speak
+        ):
+            if event.type == "audio.chunk":
+                chunks.append(cast(SpeechChunk, event.data["chunk"]))
+            elif event.type == "reply.done":
+                result = cast(dict[str, Any], event.data["result"])
+    assert result is not None
+    if speak and chunks:
+        args.voice_out.parent.mkdir(parents=True, exist_ok=True)
+        args.voice_out.write_bytes(to_wav(join_chunks(chunks)))
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return 0
+    transcript = (result.get("transcript") or {}).get("text", "").strip()
+    print(f"you (heard)> {transcript}")
+    print(f"attune> {result['reply']}")
+    for line in _explain(result):
+        print(f"  {line}")
+    return 0
+
+
 def _chat_turn(
     bot: Any, text: str, session_id: str, out: TextIO, as_json: bool, color: bool
 ) -> None:
@@ -203,6 +261,10 @@ def _chat_turn(
 
 def _explain(result: dict[str, Any]) -> list[str]:
     lines = []
+    affect = result.get("affect")
+    if affect and len(affect.get("confidence", {})) > 1:
+        flag = " [mixed signals]" if affect.get("incongruent") else ""
+        lines.append(f"affect: {affect['label']}{flag} | {affect['explanation']}")
     emotion = result.get("text_emotion")
     if emotion:
         top = sorted(emotion["scores"].items(), key=lambda kv: kv[1], reverse=True)[:3]
@@ -286,10 +348,24 @@ def cmd_train_emotion(args: argparse.Namespace, settings: AttuneSettings) -> int
 
 
 def cmd_bench(args: argparse.Namespace, settings: AttuneSettings) -> int:
-    """Run the text-turn benchmark and write its JSON."""
+    """Run the benchmarks (text turns, voice path, face frames) and write their JSON."""
     from agent.bench import run_bench
 
-    results = run_bench(settings, turns=args.turns)
+    parts = {p.strip() for p in args.only.split(",") if p.strip()}
+    unknown = parts - {"text", "voice", "face"}
+    if unknown or not parts:
+        raise InputError("bad_arguments", "--only takes a list of: text, voice, face")
+    results: dict[str, Any] = {}
+    if "text" in parts:
+        results["text"] = run_bench(settings, turns=args.turns)
+    if "voice" in parts:
+        from agent.bench_media import run_voice_bench
+
+        results["voice"] = run_voice_bench(settings, turns=max(5, args.turns // 2))
+    if "face" in parts:
+        from agent.bench_media import run_face_bench
+
+        results["face"] = run_face_bench(settings)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(results, indent=2))

@@ -15,7 +15,7 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from agent import registry
-from agent.context import AttuneContext
+from agent.context import AttuneContext, TurnMedia
 from agent.graph import build_graph
 from agent.llm.base import LLM
 from agent.privacy import forget_session, list_sessions, prune_sessions
@@ -25,7 +25,7 @@ from agent.settings import AttuneSettings
 from agent.state import AttuneState, new_turn_input
 from modalities.errors import InputError
 from modalities.text.base import Embedder, TextEmotionRecognizer
-from modalities.types import ChatMessage, SessionInfo, TurnEvent, TurnResult
+from modalities.types import Audio, ChatMessage, SessionInfo, TurnEvent, TurnResult
 from strategies.base import StrategyPlanner
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,10 @@ class Attune:
         planner: StrategyPlanner | None = None,
         checkpointer: BaseCheckpointSaver[str] | None = None,
         safety: CrisisDetector | None = None,
+        asr: Any | None = None,
+        speech_emotion: Any | None = None,
+        tts: Any | None = None,
+        face: Any | None = None,
     ) -> None:
         self.settings = settings or AttuneSettings()
         names = self.settings.backends
@@ -119,19 +123,32 @@ class Attune:
             llm=llm,
             planner=planner,
             safety=safety or CrisisDetector.from_settings(self.settings, embedder),
+            modality_backends={
+                role: backend
+                for role, backend in (
+                    ("asr", asr),
+                    ("speech_emotion", speech_emotion),
+                    ("tts", tts),
+                    ("face", face),
+                )
+                if backend is not None
+            },
         )
         self.checkpointer = checkpointer or open_sqlite_store(self.settings.paths.session_db_path())
         self.graph = build_graph(self.checkpointer)
         self._lock = threading.Lock()
         self.prune_sessions()
 
-    def load(self) -> None:
-        """Load every model now rather than on the first turn."""
+    def load(self, modalities: tuple[str, ...] = ()) -> None:
+        """Load every model of the text stack now rather than on the first turn, plus those of
+        the other ``modalities`` named (``asr``, ``speech_emotion``, ``tts``, ``face``)."""
         self.context.embedder.load()
         self.context.text_emotion.load()
         self.context.crisis_detector.load()
         self.context.planner.load()
         self.context.llm.load()
+        for role in modalities:
+            self.context.backend(role).load()
 
     def close(self) -> None:
         """Release the LLM and the session store."""
@@ -148,28 +165,63 @@ class Attune:
 
     # --- turns -------------------------------------------------------------------------------
 
-    def turn(self, text: str, session_id: str | None = None) -> TurnResult:
-        """Run one turn and return everything it produced."""
+    def turn(
+        self,
+        text: str | None = None,
+        session_id: str | None = None,
+        *,
+        audio: Audio | bytes | str | Path | None = None,
+        image: Any | None = None,
+        speak: bool = False,
+    ) -> TurnResult:
+        """Run one turn and return everything it produced (see :meth:`stream_turn`).
+
+        The spoken reply, when ``speak`` is set, comes as ``audio.chunk`` events of
+        :meth:`stream_turn`; :func:`modalities.voice.base.join_chunks` makes one clip of them.
+        """
         result: TurnResult | None = None
-        for event in self.stream_turn(text, session_id):
+        for event in self.stream_turn(text, session_id, audio=audio, image=image, speak=speak):
             if event.type == "reply.done":
                 result = TurnResult.model_validate(event.data["result"])
         assert result is not None  # stream_turn always ends with reply.done
         return result
 
-    def stream_turn(self, text: str, session_id: str | None = None) -> Iterator[TurnEvent]:
+    def stream_turn(
+        self,
+        text: str | None = None,
+        session_id: str | None = None,
+        *,
+        audio: Audio | bytes | str | Path | None = None,
+        image: Any | None = None,
+        speak: bool = False,
+    ) -> Iterator[TurnEvent]:
         """Run one turn, yielding its events as they happen (see :class:`TurnEvent`).
 
-        Input is validated before anything runs: a bad message raises :class:`InputError` and
-        leaves the session as it was.
+        A turn carries typed ``text``, an utterance (``audio``: an :class:`Audio`, encoded
+        WAV/FLAC/OGG bytes or a file path; its transcript becomes the message), or both; an
+        ``image`` (camera frame: encoded bytes, a path or an RGB array) adds the face. With
+        ``speak`` the reply is also synthesised (``audio.chunk`` events, one per sentence).
+
+        Input is validated before anything runs: a bad message, undecodable audio or image
+        raises :class:`InputError` and leaves the session as it was. Raw audio and images are
+        used for this turn only and never stored.
         """
-        text = validate_text(text, self.settings.chat.max_input_chars)
+        if text is None and audio is None:
+            raise InputError("empty_turn", "a turn needs text or audio")
+        text = None if text is None else validate_text(text, self.settings.chat.max_input_chars)
+        media = TurnMedia(audio=self._audio(audio), image=self._image(image))
         session_id = validate_session_id(new_session_id() if session_id is None else session_id)
+        inputs = [
+            kind
+            for kind, value in (("text", text), ("audio", media.audio), ("image", media.image))
+            if value is not None
+        ]
         turn_id = uuid.uuid4().hex[:12]
         config: Any = {"configurable": {"thread_id": session_id}}
         started = time.perf_counter()
+        graph_input = new_turn_input(turn_id, text, inputs=inputs, speak=speak)
         with self._lock:
-            for chunk in self._run_graph(new_turn_input(turn_id, text), config):
+            for chunk in self._run_graph(graph_input, config, self.context.for_turn(media)):
                 yield TurnEvent(type=chunk["type"], turn_id=turn_id, data=_event_data(chunk))
             state: AttuneState = self.graph.get_state(config).values  # type: ignore[assignment]
         total_ms = (time.perf_counter() - started) * 1000
@@ -180,6 +232,10 @@ class Attune:
             turn_id=turn_id,
             reply=state.get("reply") or "",
             text_emotion=state.get("text_emotion"),
+            transcript=state.get("transcript"),
+            speech_emotion=state.get("speech_emotion"),
+            face=state.get("face"),
+            affect=state.get("affect"),
             appraisal=state.get("appraisal"),
             strategy=state.get("strategy"),
             safety=state.get("safety"),
@@ -192,7 +248,39 @@ class Attune:
             data={"text": result.reply, "result": result.model_dump(mode="json")},
         )
 
-    def _run_graph(self, graph_input: AttuneState, config: Any) -> Iterator[dict[str, Any]]:
+    def _audio(self, audio: Audio | bytes | str | Path | None) -> Audio | None:
+        """The turn's audio as 16 kHz mono within ``speech.max_turn_seconds``."""
+        if audio is None:
+            return None
+        from modalities.audio import load_audio, resample
+
+        limit = self.settings.speech.max_turn_seconds
+        if isinstance(audio, Audio):
+            if audio.duration > limit:
+                raise InputError(
+                    "audio_too_long",
+                    f"the audio is {audio.duration:.0f} s long; the limit is {limit:.0f} s",
+                )
+            return audio if audio.sample_rate == 16000 else resample(audio, 16000)
+        return load_audio(audio, target_rate=16000, max_seconds=limit)
+
+    def _image(self, image: Any | None) -> Any | None:
+        """The turn's image decoded and checked against the ``face`` limits (RGB array)."""
+        if image is None:
+            return None
+        from modalities.face.image import load_image
+
+        face = self.settings.face
+        return load_image(
+            image,
+            max_bytes=face.max_bytes,
+            max_decoded_pixels=face.max_decoded_pixels,
+            max_pixels=face.max_pixels,
+        )
+
+    def _run_graph(
+        self, graph_input: AttuneState, config: Any, context: AttuneContext
+    ) -> Iterator[dict[str, Any]]:
         """Run the graph in a worker thread, yielding custom events as nodes write them.
 
         A worker keeps the events flowing while a node is still generating; errors raised in the
@@ -203,7 +291,7 @@ class Attune:
         def work() -> None:
             try:
                 for chunk in self.graph.stream(
-                    graph_input, config, context=self.context, stream_mode="custom"
+                    graph_input, config, context=context, stream_mode="custom"
                 ):
                     events.put(("event", chunk))
                 events.put(("done", None))
@@ -265,6 +353,8 @@ def _shared(names: Any, embedder: Embedder) -> dict[str, Any]:
 
 
 def _event_data(chunk: dict[str, Any]) -> dict[str, Any]:
+    if chunk["type"] == "audio.chunk":  # media stay objects (the server encodes them)
+        return {"chunk": chunk["chunk"], "style": _jsonable(chunk["style"])}
     return {key: _jsonable(value) for key, value in chunk.items() if key != "type"}
 
 

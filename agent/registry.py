@@ -20,7 +20,15 @@ if TYPE_CHECKING:
 _OWN_PACKAGES = {"agent", "modalities", "strategies", "server"}
 
 Role = Literal[
-    "embedder", "text_emotion", "llm", "strategy_planner", "asr", "speech_emotion", "tts", "face"
+    "embedder",
+    "text_emotion",
+    "llm",
+    "strategy_planner",
+    "asr",
+    "speech_emotion",
+    "tts",
+    "face",
+    "avatar",
 ]
 
 
@@ -127,6 +135,20 @@ REGISTRY: dict[str, dict[str, BackendSpec]] = {
             "BlazeFace detection + a local ONNX image-classification FER model",
             extra="face",
             requires=("ai_edge_litert", "cv2", "onnxruntime"),
+        ),
+    },
+    "avatar": {
+        "portrait": BackendSpec(
+            "modalities.avatar.portrait:PortraitRenderer",
+            "warps a portrait photo along its face mesh (torch on cuda, OpenCV on CPU)",
+            extra="face",
+            requires=("cv2", "ai_edge_litert"),
+        ),
+        "cartoon": BackendSpec(
+            "modalities.avatar.cartoon:CartoonRenderer",
+            "a clean stylised 2D face drawn from the cues (OpenCV)",
+            extra="face",
+            requires=("cv2",),
         ),
     },
 }

@@ -47,6 +47,7 @@ class BackendNames(BaseModel):
     speech_emotion: str = "prosody"
     tts: str = "hibari"
     face: str = "tflite"
+    avatar: str = "portrait"
 
 
 class PathSettings(BaseModel):
@@ -176,6 +177,42 @@ class FusionSettings(BaseModel):
     incongruence_threshold: float = Field(default=0.45, gt=0.0, lt=1.0)
 
 
+class AvatarSettings(BaseModel):
+    """The talking-head avatar: cue timeline and rendered video."""
+
+    #: A front-facing portrait (JPEG/PNG) for the ``portrait`` renderer; ``None`` means the one
+    #: shipped with the package (public domain, see modalities/avatar/assets/README.md).
+    portrait_path: Path | None = None
+    fps: int = Field(default=25, ge=5, le=60)
+    size: int = Field(default=512, ge=128, le=2048)
+    #: Scale of the supporter's facial expression (0 = neutral face, 1 = as designed).
+    expressiveness: float = Field(default=1.0, ge=0.0, le=2.0)
+    #: Longest reply audio rendered to video; longer audio is an error, not a silent cut.
+    max_seconds: float = Field(default=120.0, gt=0)
+
+
+class ServerSettings(BaseModel):
+    """The websocket server (``attune serve``) and its protections."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=0, le=65535)
+    #: Required from clients; mandatory when binding beyond loopback (env ATTUNE_SERVER__TOKEN).
+    token: SecretStr | None = None
+    #: Browser Origins allowed to connect (empty: same host only); non-browser clients send none.
+    allowed_origins: list[str] = Field(default_factory=list)
+    #: A PostgreSQL DSN for the session store (several servers share sessions); ``None`` means
+    #: SQLite at ``paths.session_db``.
+    database_url: SecretStr | None = None
+    max_message_bytes: int = Field(default=2_000_000, ge=1024)
+    max_image_bytes: int = Field(default=1_500_000, ge=1024)
+    max_image_fps: float = Field(default=5.0, gt=0)
+    #: Messages per second per connection (token bucket, bursts of twice this).
+    max_messages_per_s: float = Field(default=50.0, gt=0)
+    idle_timeout_s: float = Field(default=300.0, gt=0)
+    #: Rendered videos are kept this long, then deleted.
+    video_ttl_s: float = Field(default=600.0, gt=0)
+
+
 class SafetySettings(BaseModel):
     """Care and safety: crisis detection, the crisis resources shown, and session retention.
 
@@ -254,6 +291,8 @@ class AttuneSettings(BaseSettings):
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
     face: FaceSettings = Field(default_factory=FaceSettings)
     fusion: FusionSettings = Field(default_factory=FusionSettings)
+    avatar: AvatarSettings = Field(default_factory=AvatarSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -13,11 +13,20 @@ from typing import Annotated, TypedDict
 from modalities.types import (
     Appraisal,
     ChatMessage,
+    FaceReading,
+    FusedAffect,
+    ProsodyBaseline,
     ReplyCheck,
     SafetyAssessment,
+    SpeechEmotion,
     StrategyDecision,
     TextEmotion,
+    Transcript,
 )
+
+#: What a turn can carry; raw audio and images travel in the per-turn runtime context
+#: (:class:`agent.context.TurnMedia`), never in the state, so they are never checkpointed.
+InputKind = str  # "text" | "audio" | "image"
 
 
 def merge_timings(old: dict[str, float] | None, new: dict[str, float] | None) -> dict[str, float]:
@@ -31,9 +40,20 @@ class AttuneState(TypedDict, total=False):
     """What flows through the graph for one session."""
 
     turn_id: str
-    #: The user's typed text (or, later, the transcript), already validated.
+    #: Which inputs this turn carries (``text``, ``audio``, ``image``): routes perception.
+    inputs: list[str]
+    #: Whether the client wants the reply spoken (``synthesize_speech`` runs).
+    speak: bool
+    #: The user's typed text and/or the transcript of what they said, already validated.
     user_text: str | None
     text_emotion: TextEmotion | None
+    transcript: Transcript | None
+    speech_emotion: SpeechEmotion | None
+    face: FaceReading | None
+    #: The fused affect of every modality present (``fuse_affect``).
+    affect: FusedAffect | None
+    #: Running prosody statistics of this speaker (session-level, not reset per turn).
+    prosody_baseline: ProsodyBaseline | None
     #: The crisis check of ``user_text`` (``check_safety``).
     safety: SafetyAssessment | None
     appraisal: Appraisal | None
@@ -49,12 +69,24 @@ class AttuneState(TypedDict, total=False):
     timings_ms: Annotated[dict[str, float], merge_timings]
 
 
-def new_turn_input(turn_id: str, user_text: str | None) -> AttuneState:
+def new_turn_input(
+    turn_id: str,
+    user_text: str | None,
+    *,
+    inputs: list[str] | None = None,
+    speak: bool = False,
+) -> AttuneState:
     """The input that starts a turn: per-turn keys reset, history untouched."""
     return AttuneState(
         turn_id=turn_id,
+        inputs=inputs if inputs is not None else (["text"] if user_text else []),
+        speak=speak,
         user_text=user_text,
         text_emotion=None,
+        transcript=None,
+        speech_emotion=None,
+        face=None,
+        affect=None,
         safety=None,
         appraisal=None,
         strategy=None,

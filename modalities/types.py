@@ -138,6 +138,21 @@ class ProsodyFeatures(_Frozen):
     voiced_ratio: float = Field(ge=0.0, le=1.0)
 
 
+class ProsodyBaseline(_Frozen):
+    """One speaker's running prosody statistics, kept in the session state between turns.
+
+    Per feature name (the numeric fields of :class:`ProsodyFeatures` that prosody normalises):
+    how many utterances gave it (``counts``), its running ``means`` and population
+    ``variances``. ``utterances`` counts the utterances folded in.
+    ``modalities.speech.prosody.update_baseline`` computes it; it is replaced, never mutated.
+    """
+
+    utterances: int = Field(default=0, ge=0)
+    counts: dict[str, int] = Field(default_factory=dict)
+    means: dict[str, float] = Field(default_factory=dict)
+    variances: dict[str, float] = Field(default_factory=dict)
+
+
 class SpeechEmotion(_Frozen):
     """Affect read from how something was said (not what was said).
 
@@ -407,15 +422,22 @@ class TurnResult(_Frozen):
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
-EventType = Literal["perception", "crisis", "appraisal", "strategy", "reply.delta", "reply.done"]
+EventType = Literal[
+    "perception", "crisis", "appraisal", "strategy", "reply.delta", "audio.chunk", "reply.done"
+]
 
 
 class TurnEvent(_Frozen):
     """One streamed event of a turn, in the order the graph produces them.
 
-    ``perception`` -> ``appraisal`` -> ``strategy`` -> ``reply.delta``* -> ``reply.done``; on a
-    crisis: ``perception`` -> ``crisis`` -> ``strategy`` (overridden) -> ``reply.delta`` ->
-    ``reply.done``. ``crisis`` carries ``category``, ``confidence`` and ``resources``.
+    ``perception``+ -> ``appraisal`` -> ``strategy`` -> ``reply.delta``* -> ``audio.chunk``*
+    -> ``reply.done``; on a crisis: ``perception``+ -> ``crisis`` -> ``strategy`` (overridden)
+    -> ``reply.delta`` -> ``audio.chunk``* -> ``reply.done``. There is one ``perception`` event
+    per modality present (keys ``transcript`` + ``speech_emotion``, ``text_emotion``,
+    ``face``), then one with the fused ``affect``. ``crisis`` carries ``category``,
+    ``confidence`` and ``resources``. ``audio.chunk`` (only when speech was asked for) holds a
+    :class:`modalities.voice.base.SpeechChunk` object under ``chunk`` (not JSON: the server
+    encodes it) and the ``style`` spoken.
     """
 
     type: EventType
@@ -431,6 +453,7 @@ CHECKPOINT_TYPES: tuple[type, ...] = (
     TranscriptSegment,
     Transcript,
     ProsodyFeatures,
+    ProsodyBaseline,
     SpeechEmotion,
     FaceGeometry,
     FaceReading,

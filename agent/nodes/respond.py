@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from langgraph.runtime import Runtime
 
+from agent.appraisal import mixed_signals
 from agent.context import AttuneContext
 from agent.prompting import render, strategy_guides
 from agent.reply import ReplyScorer, clean_reply, split_sentences
@@ -26,10 +27,17 @@ def build_reply_messages(
     history: list[ChatMessage],
     user_text: str,
     history_limit: int,
+    mixed: str | None = None,
 ) -> list[ChatMessage]:
-    """System prompt, the strategy's worked examples, recent history, then the message."""
+    """System prompt, the strategy's worked examples, recent history, then the message.
+
+    ``mixed`` (from :func:`agent.appraisal.mixed_signals`) asks the reply to reflect the
+    disagreement between the user's words and how they seem.
+    """
     guide = strategy_guides()[strategy]
-    system = render("respond_system.j2", appraisal=appraisal, instruction=guide["instruction"])
+    system = render(
+        "respond_system.j2", appraisal=appraisal, instruction=guide["instruction"], mixed=mixed
+    )
     messages = [ChatMessage(role="system", content=system)]
     for example in guide["examples"][:2]:
         messages.append(ChatMessage(role="user", content=example["user"]))
@@ -89,7 +97,12 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
     user_text = state.get("user_text") or ""
     history = state.get("history", [])
     messages = build_reply_messages(
-        strategy, state.get("appraisal"), history, user_text, ctx.settings.chat.history_messages
+        strategy,
+        state.get("appraisal"),
+        history,
+        user_text,
+        ctx.settings.chat.history_messages,
+        mixed=mixed_signals(state.get("affect")),
     )
     n = ctx.settings.llm.candidates
 

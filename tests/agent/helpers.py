@@ -23,12 +23,14 @@ def fake_attune(
     candidates: int = 1,
     llm_appraisal: bool = True,
     detector: CrisisDetector | None = None,
+    media: dict[str, Any] | None = None,
     **settings: Any,
 ) -> Attune:
     """An Attune whose every backend is a fake; the LLM answers the appraisal then the reply.
 
     The crisis detector is the real one with its patterns only (no embedder: instant and
-    deterministic); pass ``detector`` to use another.
+    deterministic); pass ``detector`` to use another. ``media`` gives backends of the other
+    roles (``asr``, ``speech_emotion``, ``tts``, ``face``), e.g. from ``tests.fakes.media``.
     """
     s = AttuneSettings(llm={"candidates": candidates, "llm_appraisal": llm_appraisal}, **settings)
     llm = FakeLLM(replies or [APPRAISAL_JSON, "I'm so sorry. That must hurt a lot."])
@@ -40,4 +42,5 @@ def fake_attune(
         planner=FakePlanner(),
         checkpointer=open_sqlite_store(db),
         safety=detector or CrisisDetector(None),
+        **(media or {}),
     )

@@ -10,32 +10,43 @@ from tests.agent.helpers import APPRAISAL_JSON, fake_attune
 
 
 def test_route_skips_absent_perception():
-    assert route_perception({"user_text": "hello"}) == ["perceive_text"]
-    assert route_perception({"user_text": None}) == ["check_safety"]
-    assert route_perception({}) == ["check_safety"]
+    assert route_perception({"user_text": "hello", "inputs": ["text"]}) == "perceive_text"
+    assert route_perception({"user_text": None, "inputs": ["audio"]}) == "perceive_speech"
+    assert route_perception({"user_text": None, "inputs": ["image"]}) == "perceive_face"
+    assert route_perception({"user_text": None}) == "fuse_affect"
+    assert route_perception({}) == "fuse_affect"
 
 
 def test_graph_shape():
     graph = build_graph().get_graph()
     edges = {(e.source, e.target) for e in graph.edges}
     assert {
+        ("__start__", "perceive_speech"),
         ("__start__", "perceive_text"),
-        ("__start__", "check_safety"),
-        ("perceive_text", "check_safety"),
+        ("__start__", "perceive_face"),
+        ("perceive_speech", "perceive_text"),
+        ("perceive_text", "perceive_face"),
+        ("perceive_text", "fuse_affect"),
+        ("perceive_face", "fuse_affect"),
+        ("fuse_affect", "check_safety"),
         ("check_safety", "appraise"),
         ("check_safety", "safe_reply"),
+        ("safe_reply", "synthesize_speech"),
         ("safe_reply", "__end__"),
         ("appraise", "plan_strategy"),
         ("plan_strategy", "respond"),
+        ("respond", "synthesize_speech"),
         ("respond", "__end__"),
+        ("synthesize_speech", "__end__"),
     } <= edges
 
 
 def test_turn_events_come_in_order():
     bot = fake_attune()
     types = [e.type for e in bot.stream_turn("My dog died and I am sad", "s1")]
-    assert types[:3] == ["perception", "appraisal", "strategy"]
-    assert set(types[3:-1]) == {"reply.delta"} and types[-1] == "reply.done"
+    # text emotion, then the fused affect
+    assert types[:4] == ["perception", "perception", "appraisal", "strategy"]
+    assert set(types[4:-1]) == {"reply.delta"} and types[-1] == "reply.done"
     assert len({e.turn_id for e in bot.stream_turn("again", "s1")}) == 1
 
 
@@ -94,7 +105,7 @@ def test_session_survives_a_restart(tmp_path):
         ("", "empty_text"),
         ("   \n\t ", "empty_text"),
         ("x" * 100_000, "text_too_long"),
-        (None, "bad_type"),
+        (None, "empty_turn"),
         (b"bytes", "bad_type"),
     ],
 )

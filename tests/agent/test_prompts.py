@@ -8,9 +8,19 @@ from strategies.taxonomy import STRATEGIES
 
 APPRAISAL = Appraisal(event="e", emotion="sad", cause="c", goal="comfort them")
 VARIABLES = {
-    "respond_system.j2": {"appraisal": APPRAISAL, "instruction": "Ask a question."},
+    "respond_system.j2": {
+        "appraisal": APPRAISAL,
+        "instruction": "Ask a question.",
+        "mixed": "their words and their expression",
+    },
     "appraisal_system.j2": {},
-    "appraisal_user.j2": {"history": ["Them: hi"], "message": "m", "emotion_hint": "sad"},
+    "appraisal_user.j2": {
+        "history": ["Them: hi"],
+        "message": "m",
+        "emotion_hint": "sad",
+        "mixed": None,
+        "affect_hint": "your voice is quiet",
+    },
 }
 
 
@@ -22,7 +32,7 @@ def test_every_template_renders():
 
 def test_a_missing_variable_is_an_error():
     with pytest.raises(jinja2.UndefinedError):
-        render("respond_system.j2", appraisal=None)
+        render("respond_system.j2", appraisal=None, mixed=None)
 
 
 def test_every_strategy_has_a_guide_with_examples():
@@ -40,3 +50,12 @@ def test_reply_messages_shape(strategy):
     assert msgs[-1] == ChatMessage(role="user", content="now")
     assert [m.role for m in msgs[1:5]] == ["user", "assistant", "user", "assistant"]
     assert msgs[-3].content == "a" and msgs[-2].content == "b"
+
+
+def test_mixed_signals_reach_the_reply_prompt():
+    plain = build_reply_messages(STRATEGIES[0], APPRAISAL, [], "I'm fine", history_limit=0)
+    mixed = build_reply_messages(
+        STRATEGIES[0], APPRAISAL, [], "I'm fine", 0, mixed="their words and their expression"
+    )
+    assert "do not match" not in plain[0].content
+    assert "do not match" in mixed[0].content

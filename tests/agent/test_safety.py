@@ -288,8 +288,8 @@ def test_a_crisis_turn_bypasses_the_planner_and_gives_the_safe_reply():
     bot = fake_attune(detector=CrisisDetector(None, locale="en-US"))
     events = list(bot.stream_turn("I want to kill myself tonight", "c1"))
     types = [e.type for e in events]
-    assert types == ["perception", "crisis", "strategy", "reply.delta", "reply.done"]
-    crisis = events[1].data
+    assert types == ["perception", "perception", "crisis", "strategy", "reply.delta", "reply.done"]
+    crisis = events[2].data
     assert crisis["category"] == "suicidal_ideation" and crisis["confidence"] == 1.0
     contacts = [r["contact"] for r in crisis["resources"]]  # type: ignore[union-attr]
     assert "call or text 988" in contacts and "call 911" in contacts

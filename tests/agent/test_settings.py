@@ -16,6 +16,11 @@ def test_defaults():
         "text_emotion": "goemotions-head",
         "llm": "llamacpp",
         "strategy_planner": "trained",
+        "asr": "faster-whisper",
+        "speech_emotion": "prosody",
+        "tts": "hibari",
+        "face": "tflite",
+        "avatar": "portrait",
     }
     assert s.paths.session_db_path().name == "sessions.sqlite"
     assert s.resolved_device() in {"cpu", "cuda"}
@@ -79,7 +84,17 @@ def test_unknown_backend_names_the_choices():
 
 
 def test_registry_lists_every_role():
-    assert set(registry.REGISTRY) == {"embedder", "text_emotion", "llm", "strategy_planner"}
+    assert set(registry.REGISTRY) == {
+        "embedder",
+        "text_emotion",
+        "llm",
+        "strategy_planner",
+        "asr",
+        "speech_emotion",
+        "tts",
+        "face",
+        "avatar",
+    }
     assert registry.names("llm") == ["llamacpp", "openai", "transformers"]
 
 

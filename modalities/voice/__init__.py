@@ -1,0 +1,1 @@
+"""Speaking: text-to-speech backends and the affect-to-voice style table."""
