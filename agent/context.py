@@ -73,6 +73,8 @@ class AttuneContext:
     modality_backends: dict[str, Any] = field(default_factory=dict)
     #: The media of the turn being run (set by :meth:`for_turn`).
     media: TurnMedia = field(default_factory=TurnMedia)
+    #: Set when the turn is interrupted (barge-in); nodes stop at their next safe point.
+    cancel: threading.Event | None = None
     _lazy: _LazyBackends | None = None
 
     def __post_init__(self) -> None:
@@ -83,9 +85,14 @@ class AttuneContext:
         if self._lazy is None:
             self._lazy = _LazyBackends(self.settings, dict(self.modality_backends))
 
-    def for_turn(self, media: TurnMedia) -> AttuneContext:
-        """A copy carrying one turn's media; backends stay shared."""
-        return dataclasses.replace(self, media=media)
+    def for_turn(self, media: TurnMedia, cancel: threading.Event | None = None) -> AttuneContext:
+        """A copy carrying one turn's media and cancel flag; backends stay shared."""
+        return dataclasses.replace(self, media=media, cancel=cancel)
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the turn being run was interrupted."""
+        return self.cancel is not None and self.cancel.is_set()
 
     @property
     def crisis_detector(self) -> CrisisDetector:

@@ -194,6 +194,7 @@ class Attune:
         audio: Audio | bytes | str | Path | None = None,
         image: Any | None = None,
         speak: bool = False,
+        cancel: threading.Event | None = None,
     ) -> Iterator[TurnEvent]:
         """Run one turn, yielding its events as they happen (see :class:`TurnEvent`).
 
@@ -205,6 +206,12 @@ class Attune:
         Input is validated before anything runs: a bad message, undecodable audio or image
         raises :class:`InputError` and leaves the session as it was. Raw audio and images are
         used for this turn only and never stored.
+
+        ``cancel`` interrupts the turn (barge-in): once set, generation stops at the next safe
+        point (between LLM tokens or candidates, between spoken sentences), the history keeps the
+        user's message and whatever reply was generated (none if the reply had not begun), and
+        ``reply.done`` says ``interrupted``. A client that played only part of the reply then
+        calls :meth:`truncate_reply` with what was heard.
         """
         if text is None and audio is None:
             raise InputError("empty_turn", "a turn needs text or audio")
@@ -221,7 +228,8 @@ class Attune:
         started = time.perf_counter()
         graph_input = new_turn_input(turn_id, text, inputs=inputs, speak=speak)
         with self._lock:
-            for chunk in self._run_graph(graph_input, config, self.context.for_turn(media)):
+            context = self.context.for_turn(media, cancel)
+            for chunk in self._run_graph(graph_input, config, context):
                 yield TurnEvent(type=chunk["type"], turn_id=turn_id, data=_event_data(chunk))
             state: AttuneState = self.graph.get_state(config).values  # type: ignore[assignment]
         total_ms = (time.perf_counter() - started) * 1000
@@ -240,6 +248,7 @@ class Attune:
             strategy=state.get("strategy"),
             safety=state.get("safety"),
             reply_check=state.get("reply_check"),
+            interrupted=cancel is not None and cancel.is_set(),
             timings_ms=timings,
         )
         yield TurnEvent(
@@ -311,6 +320,28 @@ class Attune:
                     return
         finally:
             worker.join()
+
+    def truncate_reply(self, session_id: str, turn_id: str, said: str) -> bool:
+        """Record that only ``said`` of turn ``turn_id``'s reply reached the user (barge-in
+        during playback): the assistant message is cut to it and marked interrupted; with
+        nothing said it is emptied. Returns whether the turn's reply was found.
+        """
+        config: Any = {"configurable": {"thread_id": validate_session_id(session_id)}}
+        if not isinstance(said, str):
+            raise InputError("bad_type", "the spoken text must be a string")
+        with self._lock:
+            history = self.graph.get_state(config).values.get("history", [])
+            target = next(
+                (m for m in history if m.turn_id == turn_id and m.role == "assistant"), None
+            )
+            if target is None:
+                return False
+            kept = " ".join(said.split())
+            if not " ".join(target.content.split()).startswith(kept):
+                kept = ""  # only a prefix of what was generated can have been said
+            update = target.model_copy(update={"content": kept, "interrupted": True})
+            self.graph.update_state(config, {"history": [update]}, as_node="synthesize_speech")
+        return True
 
     # --- sessions ----------------------------------------------------------------------------
 

@@ -1,13 +1,13 @@
 """The graph's typed state and its reducers.
 
 Per-turn keys (``user_text`` ... ``reply_check``) are reset by the input of each turn; ``history``
-is the conversation so far and grows through its reducer; ``last_crisis`` is written by the safety
-check of every turn; the checkpointer keeps the whole state per session (thread id).
+is the conversation so far and grows through its reducer (``merge_history``); ``last_crisis`` is
+written by the safety check of every turn; ``prosody_baseline`` accumulates the speaker's voice
+over the session; the checkpointer keeps the whole state per session (thread id).
 """
 
 from __future__ import annotations
 
-import operator
 from typing import Annotated, TypedDict
 
 from modalities.types import (
@@ -34,6 +34,26 @@ def merge_timings(old: dict[str, float] | None, new: dict[str, float] | None) ->
     if new is None:
         return {}
     return {**(old or {}), **new}
+
+
+def merge_history(
+    old: list[ChatMessage] | None, new: list[ChatMessage] | None
+) -> list[ChatMessage]:
+    """Reducer for the conversation: messages are appended, except that a message with the
+    ``turn_id`` and ``role`` of one already present replaces it (how an interrupted reply is
+    cut back to what was actually said, :meth:`agent.Attune.truncate_reply`)."""
+    merged = list(old or [])
+    index: dict[tuple[str | None, str], int] = {
+        (m.turn_id, m.role): i for i, m in enumerate(merged) if m.turn_id is not None
+    }
+    for message in new or []:
+        key = (message.turn_id, message.role)
+        if message.turn_id is not None and key in index:
+            merged[index[key]] = message
+        else:
+            index[key] = len(merged)
+            merged.append(message)
+    return merged
 
 
 class AttuneState(TypedDict, total=False):
@@ -65,7 +85,7 @@ class AttuneState(TypedDict, total=False):
     #: as a possible answer to "are you safe right now?" (session-level, not reset per turn).
     last_crisis: SafetyAssessment | None
     #: The conversation so far; each turn appends its user and assistant messages.
-    history: Annotated[list[ChatMessage], operator.add]
+    history: Annotated[list[ChatMessage], merge_history]
     timings_ms: Annotated[dict[str, float], merge_timings]
 
 

@@ -317,6 +317,8 @@ class ChatMessage(_Frozen):
     content: str
     strategy: Strategy | None = None
     turn_id: str | None = None
+    #: The user barged in: ``content`` is only what was said before the interruption.
+    interrupted: bool = False
 
 
 class GenerationParams(_Frozen):
@@ -419,6 +421,8 @@ class TurnResult(_Frozen):
     strategy: StrategyDecision | None = None
     safety: SafetyAssessment | None = None
     reply_check: ReplyCheck | None = None
+    #: The turn was cancelled (barge-in) before it finished; ``reply`` is what was generated.
+    interrupted: bool = False
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 

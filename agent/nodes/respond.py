@@ -64,6 +64,8 @@ def _stream_one(
     pieces = ctx.llm.stream(messages, params)
     try:
         for piece in pieces:
+            if ctx.cancelled:  # barge-in: keep what was generated so far
+                break
             raw += piece
             if check_reply(raw, system) is not None:
                 return raw, True
@@ -92,6 +94,13 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
     """
     ctx = runtime.context
     start = time.perf_counter()
+    if ctx.cancelled:  # interrupted before the reply began: record only the user's message
+        user = ChatMessage(role="user", content=state.get("user_text") or "")
+        return {
+            "reply": "",
+            "history": [user.model_copy(update={"turn_id": state.get("turn_id")})],
+            "timings_ms": {"respond": 0.0},
+        }
     decision = state.get("strategy")
     strategy = decision.strategy if decision else Strategy.OTHERS
     user_text = state.get("user_text") or ""
@@ -124,6 +133,8 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
     else:
         candidates = []
         for i in range(n):
+            if ctx.cancelled and candidates:  # barge-in: rank what there is
+                break
             params = base.model_copy(update={"seed": ctx.settings.seed + i})
             candidates.append(clean_reply(ctx.llm.generate(messages, params), MAX_SENTENCES))
         nonempty = [c for c in candidates if c]
@@ -139,16 +150,27 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
         problem = check_reply(reply, system)
     if problem is not None:
         reply = SAFE_FALLBACK_REPLY
-    reply = reply or FALLBACK_REPLY
     turn_id = state.get("turn_id")
+    history_update = [ChatMessage(role="user", content=user_text, turn_id=turn_id)]
+    if ctx.cancelled and not reply:
+        # interrupted before anything was said: only the user's message is recorded
+        reply = ""
+    else:
+        reply = reply or FALLBACK_REPLY
+        history_update.append(
+            ChatMessage(
+                role="assistant",
+                content=reply,
+                strategy=strategy,
+                turn_id=turn_id,
+                interrupted=ctx.cancelled,
+            )
+        )
     return {
         "reply": reply,
         "reply_check": ReplyCheck(
             replaced=problem is not None, problem=problem, rejected_candidates=rejected
         ),
-        "history": [
-            ChatMessage(role="user", content=user_text, turn_id=turn_id),
-            ChatMessage(role="assistant", content=reply, strategy=strategy, turn_id=turn_id),
-        ],
+        "history": history_update,
         "timings_ms": {"respond": (time.perf_counter() - start) * 1000},
     }

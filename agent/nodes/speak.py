@@ -16,7 +16,7 @@ def synthesize_speech(state: AttuneState, runtime: Runtime[AttuneContext]) -> At
 
     The voice style comes from :func:`modalities.voice.style.style_for` (fused affect, else the
     text emotion, and the strategy), scaled by ``voice.expressiveness``; a crisis reply is
-    always spoken in the calm style.
+    always spoken in the calm style. An interrupted turn stops between sentences.
     """
     from modalities.voice.style import PRESETS, style_for
 
@@ -37,6 +37,8 @@ def synthesize_speech(state: AttuneState, runtime: Runtime[AttuneContext]) -> At
         )
     first_ms: float | None = None
     for chunk in ctx.tts.stream(reply, style):
+        if ctx.cancelled:  # barge-in: stop speaking
+            break
         if first_ms is None:
             first_ms = (time.perf_counter() - start) * 1000
         runtime.stream_writer({"type": "audio.chunk", "chunk": chunk, "style": style})

@@ -176,3 +176,56 @@ def test_raw_audio_and_images_are_never_stored(tmp_path: Path):
     assert audio.samples.tobytes()[4000:4064] not in raw
     rows = sqlite3.connect(db).execute("select count(*) from checkpoints").fetchone()
     assert rows[0] > 0
+
+
+def test_interrupt_mid_reply_keeps_what_was_said():
+    import threading
+
+    from tests.fakes import FakeLLM
+
+    cancel = threading.Event()
+
+    class GatedLLM(FakeLLM):
+        """Streams three words, then waits until the test interrupts (no race)."""
+
+        def stream(self, messages, params):
+            for i, piece in enumerate(super().stream(messages, params)):
+                if i == 3 and len(self.calls) > 1:
+                    cancel.wait(5)
+                yield piece
+
+    reply = "I'm so sorry. That must hurt a lot. Tell me more about him."
+    bot = fake_attune(media=_media())
+    bot.context.llm = GatedLLM([APPRAISAL_JSON, reply])
+    deltas = []
+    done = None
+    for event in bot.stream_turn("My dog died and I am sad", "int", speak=True, cancel=cancel):
+        if event.type == "reply.delta":
+            deltas.append(event.data["text"])
+            if len(deltas) == 3:
+                cancel.set()  # the user barges in while the reply streams
+        elif event.type == "reply.done":
+            done = event.data["result"]
+    assert isinstance(done, dict) and done["interrupted"] is True
+    assert done["reply"] == "I'm so sorry."
+    history = bot.history("int")
+    assert history[-1].interrupted and history[-1].content == "I'm so sorry."
+    # the client heard only the first words
+    assert bot.truncate_reply("int", done["turn_id"], "I'm so")
+    assert bot.history("int")[-1].content == "I'm so"
+    assert not bot.truncate_reply("int", "no-such-turn", "x")
+    # the next turn sees the cut history and goes on normally
+    bot.turn("yes", "int")
+    assert len(bot.history("int")) == 4
+
+
+def test_interrupt_before_the_reply_records_only_the_message():
+    import threading
+
+    cancel = threading.Event()
+    cancel.set()
+    bot = fake_attune(media=_media())
+    events = list(bot.stream_turn("hello there", "early", cancel=cancel))
+    done = events[-1].data["result"]
+    assert isinstance(done, dict) and done["interrupted"] and done["reply"] == ""
+    assert [m.role for m in bot.history("early")] == ["user"]

@@ -372,6 +372,39 @@ def test_real_detector_catches_indirect_language_and_spares_ordinary_sadness(min
         assert not assessment.crisis, (text, assessment.confidence)
 
 
+#: "I'm fine" with ordinary sadness, grief or loneliness is not a crisis (the face/fusion
+#: feature is about exactly these messages) ...
+FINE_NOT_CRISIS = [
+    "I'm fine, really.",
+    "I'm fine. I just miss my grandma so much.",
+    "I'm fine, really. I just feel so lonely these days.",
+    "I'm fine, really. My dog died last week.",
+]
+#: ... but "I'm fine" masking crisis content still is (neither list is in the example bank).
+FINE_MASKING_CRISIS = [
+    "I'm fine, I just don't see the point in living anymore",
+    "I'm fine, I've already decided how I'll end it",
+]
+
+
+def test_fine_statements_are_not_in_the_example_bank():
+    bank = {_key(t) for t in load_bank()[0]}
+    assert [t for t in FINE_NOT_CRISIS + FINE_MASKING_CRISIS if _key(t) in bank] == []
+
+
+@pytest.mark.slow
+def test_real_detector_spares_im_fine_with_sadness_but_not_masked_crisis(minilm_detector):
+    for text, assessment in zip(
+        FINE_NOT_CRISIS, minilm_detector.assess_batch(FINE_NOT_CRISIS), strict=True
+    ):
+        assert not assessment.crisis, (text, assessment.confidence, assessment.scores)
+    for text, assessment in zip(
+        FINE_MASKING_CRISIS, minilm_detector.assess_batch(FINE_MASKING_CRISIS), strict=True
+    ):
+        assert assessment.crisis, (text, assessment.confidence)
+        assert assessment.category == "suicidal_ideation", (text, assessment.scores)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("text", "category"),
