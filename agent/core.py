@@ -229,11 +229,16 @@ class Attune:
         graph_input = new_turn_input(turn_id, text, inputs=inputs, speak=speak)
         with self._lock:
             context = self.context.for_turn(media, cancel)
+            first_audio: float | None = None
             for chunk in self._run_graph(graph_input, config, context):
+                if first_audio is None and chunk["type"] == "audio.chunk":
+                    first_audio = (time.perf_counter() - started) * 1000
                 yield TurnEvent(type=chunk["type"], turn_id=turn_id, data=_event_data(chunk))
             state: AttuneState = self.graph.get_state(config).values  # type: ignore[assignment]
         total_ms = (time.perf_counter() - started) * 1000
         timings = {**state.get("timings_ms", {}), "total": total_ms}
+        if first_audio is not None:  # from the start of the turn to the first reply audio
+            timings["to_first_audio"] = first_audio
         log.info("turn %s session=%s done in %.0f ms", turn_id, session_id[:8], total_ms)
         result = TurnResult(
             session_id=session_id,

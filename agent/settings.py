@@ -146,6 +146,10 @@ class VoiceSettings(BaseModel):
     model_path: Path | None = None
     #: Scale the affect-driven style (0 = always the neutral voice, 1 = the table as written).
     expressiveness: float = Field(default=1.0, ge=0.0, le=2.0)
+    #: Voice turns (audio in, speech out) run for the shortest time to first audio: the
+    #: chain of empathy comes from perception (no LLM call), one reply candidate streams, and
+    #: each sentence is spoken as soon as it is written.
+    low_latency: bool = True
     #: Encoding of audio sent to clients: ``pcm16``, ``wav`` or ``opus`` (Ogg).
     wire_format: Literal["pcm16", "wav", "opus"] = "pcm16"
 

@@ -72,6 +72,9 @@ class AttuneState(TypedDict, total=False):
     face: FaceReading | None
     #: The fused affect of every modality present (``fuse_affect``).
     affect: FusedAffect | None
+    #: What ``respond`` already spoke while streaming (low-latency voice turns) and how long.
+    spoken_text: str | None
+    spoken_seconds: float | None
     #: Running prosody statistics of this speaker (session-level, not reset per turn).
     prosody_baseline: ProsodyBaseline | None
     #: The crisis check of ``user_text`` (``check_safety``).
@@ -107,6 +110,8 @@ def new_turn_input(
         speech_emotion=None,
         face=None,
         affect=None,
+        spoken_text=None,
+        spoken_seconds=None,
         safety=None,
         appraisal=None,
         strategy=None,

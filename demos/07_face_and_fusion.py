@@ -31,7 +31,8 @@ def main() -> None:
         print(f"  mouth corners {reading.geometry.mouth_corner:+.3f}")
 
     text_emotion = registry.create("text_emotion", settings.backends.text_emotion, settings)
-    for text in ("I'm fine, really. My dog died last week.", "I just got the job I wanted!"):
+    sad = "I'm fine, really. I just miss my dog so much since he died."
+    for text in (sad, "I got the job I wanted, I'm so happy!"):
         affect = fuse_affect(text_emotion.analyze(text), None, reading, settings.fusion)
         assert affect is not None
         print(f"\n{text}")
@@ -40,7 +41,7 @@ def main() -> None:
         print(f"  {affect.explanation}")
 
     with Attune(settings) as bot:
-        result = bot.turn("I'm fine, really. My dog died last week.", image=image)
+        result = bot.turn(sad, image=image)
         assert result.appraisal is not None
         print(f"\nappraisal goal: {result.appraisal.goal}")
         print(f"reply: {result.reply}")

@@ -124,8 +124,8 @@ class ProsodyFeatures(_Frozen):
 
     Pitch in Hz over voiced frames (``None`` when nothing was voiced); ``f0_range_st`` is the
     5th-95th percentile span in semitones; ``energy_db`` the mean RMS level of voiced frames in
-    dBFS; ``speaking_rate`` syllable-like energy peaks per second of speech (or words per second
-    when a transcript gives them); ``pause_ratio`` the share of the utterance that is silence.
+    dBFS; ``speaking_rate`` syllables per second of speech (energy peaks, or the syllables of the
+    transcript's words when one is given); ``pause_ratio`` the share of the utterance that is silence.
     """
 
     duration: float = Field(ge=0.0)
@@ -441,7 +441,9 @@ class TurnEvent(_Frozen):
     ``face``), then one with the fused ``affect``. ``crisis`` carries ``category``,
     ``confidence`` and ``resources``. ``audio.chunk`` (only when speech was asked for) holds a
     :class:`modalities.voice.base.SpeechChunk` object under ``chunk`` (not JSON: the server
-    encodes it) and the ``style`` spoken.
+    encodes it) and the ``style`` spoken. In a low-latency voice turn (``voice.low_latency``)
+    ``audio.chunk`` events interleave with ``reply.delta``: each sentence is spoken as soon as
+    the next one begins.
     """
 
     type: EventType

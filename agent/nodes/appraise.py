@@ -15,6 +15,7 @@ from agent.appraisal import (
     mixed_signals,
 )
 from agent.context import AttuneContext
+from agent.nodes.speak import low_latency_voice
 from agent.prompting import render
 from agent.state import AttuneState
 from modalities.errors import AttuneError
@@ -27,7 +28,8 @@ def appraise(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState
     """Ask the LLM for the chain of empathy; invalid steps fall back to perception.
 
     The fused affect's explanation (voice, face) is given to the LLM as a hint; when the
-    modalities disagree, the emotion and goal steps say so (:func:`apply_affect`).
+    modalities disagree, the emotion and goal steps say so (:func:`apply_affect`). A
+    low-latency voice turn skips the LLM call: its chain comes from perception.
     """
     ctx = runtime.context
     start = time.perf_counter()
@@ -35,7 +37,7 @@ def appraise(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState
     emotion = state.get("text_emotion")
     affect = state.get("affect")
     llm_output: str | None = None
-    if ctx.settings.llm.llm_appraisal and message:
+    if ctx.settings.llm.llm_appraisal and message and not low_latency_voice(state, ctx):
         history = state.get("history", [])[-4:]
         lines = [f"{'Them' if m.role == 'user' else 'You'}: {m.content}" for m in history]
         messages = [

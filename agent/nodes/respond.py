@@ -9,6 +9,7 @@ from langgraph.runtime import Runtime
 
 from agent.appraisal import mixed_signals
 from agent.context import AttuneContext
+from agent.nodes.speak import SentenceSpeaker, low_latency_voice, voice_style
 from agent.prompting import render, strategy_guides
 from agent.reply import ReplyScorer, clean_reply, split_sentences
 from agent.safety.replies import SAFE_FALLBACK_REPLY, check_reply
@@ -48,16 +49,28 @@ def build_reply_messages(
     return messages
 
 
+def finished_sentences(raw: str) -> list[str]:
+    """The sentences of a reply being streamed that can no longer change: those of the cleaned
+    text so far, except the last one while nothing follows it yet."""
+    sentences = split_sentences(clean_reply(raw, MAX_SENTENCES))
+    if sentences and " ".join(raw.split()).endswith(sentences[-1]):
+        sentences = sentences[:-1]  # it may still grow ("3." -> "3.5")
+    return sentences
+
+
 def _stream_one(
     ctx: AttuneContext,
     messages: list[ChatMessage],
     params: GenerationParams,
     emit: Callable[[str], None],
+    on_text: Callable[[str], None] | None = None,
 ) -> tuple[str, bool]:
     """Stream one reply, forwarding text as it comes and stopping after the last sentence.
 
     The text so far passes the output guard before each piece is forwarded; once it fails,
-    nothing more is forwarded and generation stops. Returns the raw text and whether it failed.
+    nothing more is forwarded and generation stops. ``on_text`` gets the text so far after each
+    forwarded piece (the low-latency voice path speaks finished sentences from it). Returns the
+    raw text and whether it failed.
     """
     raw = ""
     system = messages[0].content if messages and messages[0].role == "system" else None
@@ -70,6 +83,8 @@ def _stream_one(
             if check_reply(raw, system) is not None:
                 return raw, True
             emit(piece)
+            if on_text is not None:
+                on_text(raw)
             complete = [s for s in split_sentences(raw + " ") if s[-1:] in ".!?"]
             if len(complete) >= MAX_SENTENCES:
                 break
@@ -113,7 +128,18 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
         ctx.settings.chat.history_messages,
         mixed=mixed_signals(state.get("affect")),
     )
-    n = ctx.settings.llm.candidates
+    fast = low_latency_voice(state, ctx)
+    n = 1 if fast else ctx.settings.llm.candidates
+    speaker = (
+        SentenceSpeaker(
+            ctx,
+            voice_style(state, ctx),
+            runtime.stream_writer,
+            finished_sentences,
+        )
+        if fast
+        else None
+    )
 
     def emit(text: str) -> None:
         runtime.stream_writer({"type": "reply.delta", "text": text})
@@ -127,7 +153,9 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
     rejected = 0
     if n == 1:
         params = base.model_copy(update={"seed": ctx.settings.seed})
-        raw, failed = _stream_one(ctx, messages, params, emit)
+        raw, failed = _stream_one(
+            ctx, messages, params, emit, speaker.feed if speaker is not None else None
+        )
         reply = "" if failed else clean_reply(raw, MAX_SENTENCES)
         problem = check_reply(raw, system) if failed else None
     else:
@@ -166,11 +194,18 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
                 interrupted=ctx.cancelled,
             )
         )
+    timings = {"respond": (time.perf_counter() - start) * 1000}
+    spoken: AttuneState = {}
+    if speaker is not None and speaker.sentences:
+        spoken = {"spoken_text": speaker.spoken, "spoken_seconds": speaker.seconds}
+        if speaker.first_ms is not None:
+            timings["first_audio"] = speaker.first_ms
     return {
         "reply": reply,
         "reply_check": ReplyCheck(
             replaced=problem is not None, problem=problem, rejected_candidates=rejected
         ),
         "history": history_update,
-        "timings_ms": {"respond": (time.perf_counter() - start) * 1000},
+        "timings_ms": timings,
+        **spoken,
     }

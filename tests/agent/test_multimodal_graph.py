@@ -229,3 +229,41 @@ def test_interrupt_before_the_reply_records_only_the_message():
     done = events[-1].data["result"]
     assert isinstance(done, dict) and done["interrupted"] and done["reply"] == ""
     assert [m.role for m in bot.history("early")] == ["user"]
+
+
+def test_low_latency_voice_turn_speaks_while_the_reply_is_written():
+    media = _media()
+    bot = fake_attune(
+        ["I'm so sorry. That must hurt a lot. What was his name?"],
+        candidates=3,
+        media=media,
+    )
+    events = list(bot.stream_turn(audio=_tone(), session_id="ll", speak=True))
+    types = [e.type for e in events]
+    # no appraisal call: the only LLM call is the single streamed reply
+    assert len(bot.context.llm.calls) == 1  # type: ignore[attr-defined]
+    first_audio = types.index("audio.chunk")
+    assert "reply.delta" in types[first_audio + 1 :]  # audio began before the text finished
+    chunks = [e.data["chunk"] for e in events if e.type == "audio.chunk"]
+    assert [c.text for c in chunks] == [
+        "I'm so sorry.",
+        "That must hurt a lot.",
+        "What was his name?",
+    ]
+    for before, after in zip(chunks, chunks[1:], strict=False):
+        assert after.offset == pytest.approx(before.end)
+    result = events[-1].data["result"]
+    assert isinstance(result, dict) and result["appraisal"]["sources"]["event"] == "perception"
+    assert "to_first_audio" in result["timings_ms"]
+
+
+def test_low_latency_can_be_turned_off():
+    bot = fake_attune(
+        [APPRAISAL_JSON, "I'm so sorry. Tell me more."],
+        media=_media(),
+        voice={"low_latency": False},
+    )
+    events = list(bot.stream_turn(audio=_tone(), session_id="off", speak=True))
+    types = [e.type for e in events]
+    assert len(bot.context.llm.calls) == 2  # type: ignore[attr-defined]  # appraisal + reply
+    assert "reply.delta" not in types[types.index("audio.chunk") :]
