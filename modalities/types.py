@@ -124,8 +124,9 @@ class ProsodyFeatures(_Frozen):
 
     Pitch in Hz over voiced frames (``None`` when nothing was voiced); ``f0_range_st`` is the
     5th-95th percentile span in semitones; ``energy_db`` the mean RMS level of voiced frames in
-    dBFS; ``speaking_rate`` syllables per second of speech (energy peaks, or the syllables of the
-    transcript's words when one is given); ``pause_ratio`` the share of the utterance that is silence.
+    dBFS; ``speaking_rate`` syllables per second of speech (energy peaks, or the syllables of
+    the transcript's words when one is given); ``pause_ratio`` the share of the utterance that
+    is silence.
     """
 
     duration: float = Field(ge=0.0)

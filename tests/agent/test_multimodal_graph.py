@@ -8,6 +8,7 @@ turn's text, that speech is synthesised after the reply, and that raw media are 
 from __future__ import annotations
 
 import io
+import itertools
 import sqlite3
 import wave
 from pathlib import Path
@@ -250,7 +251,7 @@ def test_low_latency_voice_turn_speaks_while_the_reply_is_written():
         "That must hurt a lot.",
         "What was his name?",
     ]
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         assert after.offset == pytest.approx(before.end)
     result = events[-1].data["result"]
     assert isinstance(result, dict) and result["appraisal"]["sources"]["event"] == "perception"
