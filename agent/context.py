@@ -1,9 +1,9 @@
 """The runtime context: model handles and settings given to every node (never module globals).
 
 Backends of the text stack are created with :class:`agent.Attune`; those of the other
-modalities (``asr``, ``speech_emotion``, ``tts``, ``face``) are created from the registry on
-first use, so a text-only deployment needs none of their packages. The raw media of a turn
-(:class:`TurnMedia`) ride in a per-turn copy of the context (:meth:`AttuneContext.for_turn`),
+modalities (``asr``, ``speech_emotion``, ``tts``, ``face``, ``avatar``) are created from the
+registry on first use, so a text-only deployment needs none of their packages. The raw media of
+a turn (:class:`TurnMedia`) ride in a per-turn copy of the context (:meth:`AttuneContext.for_turn`),
 not in the graph state: audio and camera frames are never written to the session store.
 """
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from agent.llm.base import LLM
     from agent.safety.detector import CrisisDetector
     from agent.settings import AttuneSettings
+    from modalities.avatar.base import AvatarRenderer
     from modalities.face.base import FaceAnalyzer
     from modalities.speech.base import SpeechEmotionRecognizer, SpeechRecognizer
     from modalities.text.base import Embedder, TextEmotionRecognizer
@@ -75,6 +76,8 @@ class AttuneContext:
     media: TurnMedia = field(default_factory=TurnMedia)
     #: Set when the turn is interrupted (barge-in); nodes stop at their next safe point.
     cancel: threading.Event | None = None
+    #: The reply audio spoken so far in this turn (``render_avatar`` makes the video of it).
+    spoken: list[Any] = field(default_factory=list)
     _lazy: _LazyBackends | None = None
 
     def __post_init__(self) -> None:
@@ -87,7 +90,7 @@ class AttuneContext:
 
     def for_turn(self, media: TurnMedia, cancel: threading.Event | None = None) -> AttuneContext:
         """A copy carrying one turn's media and cancel flag; backends stay shared."""
-        return dataclasses.replace(self, media=media, cancel=cancel)
+        return dataclasses.replace(self, media=media, cancel=cancel, spoken=[])
 
     @property
     def cancelled(self) -> bool:
@@ -120,3 +123,7 @@ class AttuneContext:
     @property
     def face(self) -> FaceAnalyzer:
         return self.backend("face")
+
+    @property
+    def avatar(self) -> AvatarRenderer:
+        return self.backend("avatar")

@@ -173,6 +173,8 @@ class Attune:
         audio: Audio | bytes | str | Path | None = None,
         image: Any | None = None,
         speak: bool = False,
+        avatar: bool = False,
+        video: bool = False,
     ) -> TurnResult:
         """Run one turn and return everything it produced (see :meth:`stream_turn`).
 
@@ -180,7 +182,10 @@ class Attune:
         :meth:`stream_turn`; :func:`modalities.voice.base.join_chunks` makes one clip of them.
         """
         result: TurnResult | None = None
-        for event in self.stream_turn(text, session_id, audio=audio, image=image, speak=speak):
+        events = self.stream_turn(
+            text, session_id, audio=audio, image=image, speak=speak, avatar=avatar, video=video
+        )
+        for event in events:
             if event.type == "reply.done":
                 result = TurnResult.model_validate(event.data["result"])
         assert result is not None  # stream_turn always ends with reply.done
@@ -194,6 +199,8 @@ class Attune:
         audio: Audio | bytes | str | Path | None = None,
         image: Any | None = None,
         speak: bool = False,
+        avatar: bool = False,
+        video: bool = False,
         cancel: threading.Event | None = None,
     ) -> Iterator[TurnEvent]:
         """Run one turn, yielding its events as they happen (see :class:`TurnEvent`).
@@ -201,7 +208,10 @@ class Attune:
         A turn carries typed ``text``, an utterance (``audio``: an :class:`Audio`, encoded
         WAV/FLAC/OGG bytes or a file path; its transcript becomes the message), or both; an
         ``image`` (camera frame: encoded bytes, a path or an RGB array) adds the face. With
-        ``speak`` the reply is also synthesised (``audio.chunk`` events, one per sentence).
+        ``speak`` the reply is also synthesised (``audio.chunk`` events, one per sentence); with
+        ``avatar`` each sentence also brings its ``avatar.cues`` timeline; with ``video`` the
+        reply is rendered as a talking-head MP4 (``avatar.video``, its path). ``video`` implies
+        ``avatar``, which implies ``speak``.
 
         Input is validated before anything runs: a bad message, undecodable audio or image
         raises :class:`InputError` and leaves the session as it was. Raw audio and images are
@@ -226,7 +236,9 @@ class Attune:
         turn_id = uuid.uuid4().hex[:12]
         config: Any = {"configurable": {"thread_id": session_id}}
         started = time.perf_counter()
-        graph_input = new_turn_input(turn_id, text, inputs=inputs, speak=speak)
+        graph_input = new_turn_input(
+            turn_id, text, inputs=inputs, speak=speak, avatar=avatar, video=video
+        )
         with self._lock:
             context = self.context.for_turn(media, cancel)
             first_audio: float | None = None
@@ -253,6 +265,7 @@ class Attune:
             strategy=state.get("strategy"),
             safety=state.get("safety"),
             reply_check=state.get("reply_check"),
+            video_path=state.get("video_path"),
             interrupted=cancel is not None and cancel.is_set(),
             timings_ms=timings,
         )
@@ -391,6 +404,8 @@ def _shared(names: Any, embedder: Embedder) -> dict[str, Any]:
 def _event_data(chunk: dict[str, Any]) -> dict[str, Any]:
     if chunk["type"] == "audio.chunk":  # media stay objects (the server encodes them)
         return {"chunk": chunk["chunk"], "style": _jsonable(chunk["style"])}
+    if chunk["type"] == "avatar.cues":  # plain JSON data
+        return {"cues": chunk["cues"].model_dump(mode="json")}
     return {key: _jsonable(value) for key, value in chunk.items() if key != "type"}
 
 

@@ -8,11 +8,12 @@
                                               v                                 │
                                   [synthesize_speech] <─────────────────────────┘
                                               │
-                                             END
+                                       [render_avatar] ─> END
 
 A bracketed node runs only when its input is present (``PERCEPTION_ROUTES``: audio, text, an
-image; ``synthesize_speech``: the client asked for speech), so a text-only turn, a voice turn
-and a camera turn share one graph and none of them needs the others' backends. Perception runs
+image; ``synthesize_speech``: the client asked for speech; ``render_avatar``: for a video), so
+a text-only turn, a voice turn and a camera turn share one graph and none of them needs the
+others' backends. Perception runs
 in a fixed order because the transcript of ``perceive_speech`` is the text that
 ``perceive_text`` reads. Every turn passes ``check_safety`` before any reasoning: a crisis goes
 to ``safe_reply`` and skips the chain of empathy, the planner and the LLM; the safe reply is
@@ -33,7 +34,7 @@ from agent.nodes.perceive import fuse_affect, perceive_face, perceive_speech, pe
 from agent.nodes.plan import plan_strategy
 from agent.nodes.respond import respond
 from agent.nodes.safety import check_safety, route_safety, safe_reply
-from agent.nodes.speak import synthesize_speech
+from agent.nodes.speak import render_avatar, synthesize_speech
 from agent.state import AttuneState
 
 #: perception node -> predicate saying whether its input is present, in the order they run
@@ -66,6 +67,11 @@ def route_speech_output(state: AttuneState) -> str:
     return "synthesize_speech" if state.get("speak") else END
 
 
+def route_video(state: AttuneState) -> str:
+    """``render_avatar`` when the client asked for a video of the reply, else the end."""
+    return "render_avatar" if state.get("video") else END
+
+
 def build_graph(
     checkpointer: BaseCheckpointSaver[str] | None = None,
 ) -> CompiledStateGraph[AttuneState, AttuneContext, AttuneState, AttuneState]:
@@ -81,6 +87,7 @@ def build_graph(
     graph.add_node("plan_strategy", plan_strategy)
     graph.add_node("respond", respond)
     graph.add_node("synthesize_speech", synthesize_speech)
+    graph.add_node("render_avatar", render_avatar)
     graph.add_conditional_edges(START, route_perception, [*_PERCEPTION, "fuse_affect"])
     for i, node in enumerate(_PERCEPTION):
         graph.add_conditional_edges(
@@ -92,5 +99,6 @@ def build_graph(
     graph.add_edge("plan_strategy", "respond")
     for node in ("respond", "safe_reply"):
         graph.add_conditional_edges(node, route_speech_output, ["synthesize_speech", END])
-    graph.add_edge("synthesize_speech", END)
+    graph.add_conditional_edges("synthesize_speech", route_video, ["render_avatar", END])
+    graph.add_edge("render_avatar", END)
     return graph.compile(checkpointer=checkpointer)

@@ -64,6 +64,12 @@ class AttuneState(TypedDict, total=False):
     inputs: list[str]
     #: Whether the client wants the reply spoken (``synthesize_speech`` runs).
     speak: bool
+    #: Whether the client wants the avatar's cue timeline (``avatar.cues`` with each sentence of
+    #: speech) and a rendered video of the reply (``render_avatar``).
+    avatar: bool
+    video: bool
+    #: Where ``render_avatar`` wrote this turn's video (an MP4 under the state dir).
+    video_path: str | None
     #: The user's typed text and/or the transcript of what they said, already validated.
     user_text: str | None
     text_emotion: TextEmotion | None
@@ -98,12 +104,18 @@ def new_turn_input(
     *,
     inputs: list[str] | None = None,
     speak: bool = False,
+    avatar: bool = False,
+    video: bool = False,
 ) -> AttuneState:
-    """The input that starts a turn: per-turn keys reset, history untouched."""
+    """The input that starts a turn: per-turn keys reset, history untouched. Asking for video
+    implies the avatar, and the avatar implies speech."""
     return AttuneState(
         turn_id=turn_id,
         inputs=inputs if inputs is not None else (["text"] if user_text else []),
-        speak=speak,
+        speak=speak or avatar or video,
+        avatar=avatar or video,
+        video=video,
+        video_path=None,
         user_text=user_text,
         text_emotion=None,
         transcript=None,

@@ -424,11 +424,21 @@ class TurnResult(_Frozen):
     reply_check: ReplyCheck | None = None
     #: The turn was cancelled (barge-in) before it finished; ``reply`` is what was generated.
     interrupted: bool = False
+    #: The rendered talking-head video of the reply (when asked for), an MP4 file path.
+    video_path: str | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
 EventType = Literal[
-    "perception", "crisis", "appraisal", "strategy", "reply.delta", "audio.chunk", "reply.done"
+    "perception",
+    "crisis",
+    "appraisal",
+    "strategy",
+    "reply.delta",
+    "audio.chunk",
+    "avatar.cues",
+    "avatar.video",
+    "reply.done",
 ]
 
 
@@ -442,9 +452,11 @@ class TurnEvent(_Frozen):
     ``face``), then one with the fused ``affect``. ``crisis`` carries ``category``,
     ``confidence`` and ``resources``. ``audio.chunk`` (only when speech was asked for) holds a
     :class:`modalities.voice.base.SpeechChunk` object under ``chunk`` (not JSON: the server
-    encodes it) and the ``style`` spoken. In a low-latency voice turn (``voice.low_latency``)
-    ``audio.chunk`` events interleave with ``reply.delta``: each sentence is spoken as soon as
-    the next one begins.
+    encodes it) and the ``style`` spoken; when the avatar was asked for, each is followed by an
+    ``avatar.cues`` event (``cues``: the JSON timeline of the same stretch of time), and a
+    requested video comes last as ``avatar.video`` (``path``, ``seconds``). In a low-latency
+    voice turn (``voice.low_latency``) ``audio.chunk`` events interleave with ``reply.delta``:
+    each sentence is spoken as soon as it is final.
     """
 
     type: EventType

@@ -9,7 +9,7 @@ from langgraph.runtime import Runtime
 
 from agent.appraisal import mixed_signals
 from agent.context import AttuneContext
-from agent.nodes.speak import SentenceSpeaker, low_latency_voice, voice_style
+from agent.nodes.speak import SentenceSpeaker, Speaker, low_latency_voice
 from agent.prompting import render, strategy_guides
 from agent.reply import ReplyScorer, clean_reply, split_sentences
 from agent.safety.replies import SAFE_FALLBACK_REPLY, check_reply
@@ -131,12 +131,7 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
     fast = low_latency_voice(state, ctx)
     n = 1 if fast else ctx.settings.llm.candidates
     speaker = (
-        SentenceSpeaker(
-            ctx,
-            voice_style(state, ctx),
-            runtime.stream_writer,
-            finished_sentences,
-        )
+        SentenceSpeaker(ctx, Speaker(state, ctx, runtime.stream_writer), finished_sentences)
         if fast
         else None
     )

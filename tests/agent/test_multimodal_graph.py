@@ -268,3 +268,20 @@ def test_low_latency_can_be_turned_off():
     types = [e.type for e in events]
     assert len(bot.context.llm.calls) == 2  # type: ignore[attr-defined]  # appraisal + reply
     assert "reply.delta" not in types[types.index("audio.chunk") :]
+
+
+def test_avatar_cues_come_with_each_spoken_sentence():
+    bot = fake_attune([APPRAISAL_JSON, "I'm so sorry. That must hurt a lot."], media=_media())
+    events = list(bot.stream_turn("My dog died and I am sad", "av", avatar=True))
+    types = [e.type for e in events]
+    assert types.count("audio.chunk") == 2 and types.count("avatar.cues") == 2
+    for i, kind in enumerate(types):
+        if kind == "audio.chunk":
+            assert types[i + 1] == "avatar.cues"
+    chunks = [e.data["chunk"] for e in events if e.type == "audio.chunk"]
+    cues = [e.data["cues"] for e in events if e.type == "avatar.cues"]
+    fps = bot.settings.avatar.fps
+    for chunk, cue in zip(chunks, cues, strict=True):
+        assert isinstance(cue, dict) and cue["fps"] == fps
+        assert abs(cue["frames"] - round(chunk.audio.duration * fps)) <= 1
+    assert "avatar.video" not in types  # only when asked
