@@ -51,6 +51,32 @@ def test_no_user_words_in_any_log_record(caplog: pytest.LogCaptureFixture):
         assert word not in logged.lower()
 
 
+def test_no_transcript_or_face_reading_in_any_log_record(caplog: pytest.LogCaptureFixture):
+    """A voice + camera turn with speech out logs sizes and timings, never what was heard, the
+    emotions read, or the face."""
+    import numpy as np
+
+    from modalities.types import Audio
+    from tests.fakes.media import FakeASR, FakeFace, FakeSpeechEmotion, FakeTTS
+
+    caplog.set_level(logging.DEBUG)
+    media = {
+        "asr": FakeASR(f"my hamster {SECRET} died"),
+        "speech_emotion": FakeSpeechEmotion(),
+        "tts": FakeTTS(),
+        "face": FakeFace("sad"),
+    }
+    bot = fake_attune(media=media)
+    t = np.arange(16000, dtype=np.float32) / 16000
+    audio = Audio((0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), 16000)
+    image = np.random.default_rng(0).integers(0, 255, (48, 48, 3), dtype=np.uint8)
+    bot.turn(audio=audio, image=image, session_id="privacy-2", speak=True, avatar=True)
+    logged = _all_logged(caplog.records).lower()
+    assert caplog.records
+    for word in (SECRET.lower(), "hamster", "sadness", "quiet", "mixed"):
+        assert word not in logged
+
+
 def _raw_store(db: Path) -> bytes:
     return b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*") if p.is_file())
 
