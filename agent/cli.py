@@ -112,8 +112,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", type=Path, default=Path("bench/results.json"))
     bench.add_argument(
         "--only",
-        default="text,voice,face",
-        help="comma-separated parts to run: text, voice, face (default: all)",
+        default="text,voice,face,avatar",
+        help="comma-separated parts to run: text, voice, face, avatar (default: all)",
     )
     bench.set_defaults(handler=cmd_bench)
 
@@ -352,9 +352,9 @@ def cmd_bench(args: argparse.Namespace, settings: AttuneSettings) -> int:
     from agent.bench import run_bench
 
     parts = {p.strip() for p in args.only.split(",") if p.strip()}
-    unknown = parts - {"text", "voice", "face"}
+    unknown = parts - {"text", "voice", "face", "avatar"}
     if unknown or not parts:
-        raise InputError("bad_arguments", "--only takes a list of: text, voice, face")
+        raise InputError("bad_arguments", "--only takes a list of: text, voice, face, avatar")
     results: dict[str, Any] = {}
     if "text" in parts:
         results["text"] = run_bench(settings, turns=args.turns)
@@ -366,6 +366,10 @@ def cmd_bench(args: argparse.Namespace, settings: AttuneSettings) -> int:
         from agent.bench_media import run_face_bench
 
         results["face"] = run_face_bench(settings)
+    if "avatar" in parts:
+        from agent.bench_avatar import run_avatar_bench
+
+        results["avatar"] = run_avatar_bench(settings)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(results, indent=2))

@@ -96,6 +96,7 @@ class Attune:
         speech_emotion: Any | None = None,
         tts: Any | None = None,
         face: Any | None = None,
+        avatar: Any | None = None,
     ) -> None:
         self.settings = settings or AttuneSettings()
         names = self.settings.backends
@@ -130,6 +131,7 @@ class Attune:
                     ("speech_emotion", speech_emotion),
                     ("tts", tts),
                     ("face", face),
+                    ("avatar", avatar),
                 )
                 if backend is not None
             },

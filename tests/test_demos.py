@@ -20,6 +20,7 @@ EXPECT = {
         "0 sessions left",
     ],
     "06_voice_turn.py": ["heard: I failed my driving test", "[audio.chunk]", "reply:", "voice "],
+    "08_avatar.py": ["[avatar.cues]", "[avatar.video]", "reply:", "cartoon still:"],
     "07_face_and_fusion.py": [
         "label=happy",
         "incongruent: True",

@@ -27,6 +27,10 @@ SCRIPT = textwrap.dedent(
     import modalities.voice.base, modalities.voice.style, modalities.voice.hibari_tts
     import modalities.face, modalities.face.tracker, modalities.fusion.fuse
     import modalities.face.tflite, modalities.face.onnx_fer
+    import modalities.avatar, modalities.avatar.cues, modalities.avatar.base
+    import modalities.avatar.video
+    import modalities.avatar.portrait, modalities.avatar.cartoon, agent.commands.avatar
+    import agent.bench_avatar
     import strategies.planners.prior
     for role, table in agent.registry.REGISTRY.items():
         for name in table:

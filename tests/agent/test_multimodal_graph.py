@@ -285,3 +285,26 @@ def test_avatar_cues_come_with_each_spoken_sentence():
         assert isinstance(cue, dict) and cue["fps"] == fps
         assert abs(cue["frames"] - round(chunk.audio.duration * fps)) <= 1
     assert "avatar.video" not in types  # only when asked
+
+
+def test_a_video_of_the_reply_is_rendered_when_asked(tmp_path: Path):
+    av = pytest.importorskip("av")
+    from agent import AttuneSettings, registry
+
+    settings = AttuneSettings(avatar={"size": 128})
+    renderer = registry.create("avatar", "cartoon", settings)  # the real one, small frames
+    bot = fake_attune(
+        [APPRAISAL_JSON, "I'm so sorry. That must hurt a lot."],
+        media={**_media(), "avatar": renderer},
+        avatar={"size": 128},
+        paths={"state_dir": tmp_path},
+    )
+    events = list(bot.stream_turn("My dog died and I am sad", "vid", video=True))
+    assert [e.type for e in events][-2:] == ["avatar.video", "reply.done"]
+    path = Path(str(events[-2].data["path"]))
+    assert path.is_file() and path.parent == tmp_path / "videos"
+    with av.open(str(path)) as container:
+        kinds = {s.type for s in container.streams}
+    assert kinds == {"video", "audio"}
+    result = events[-1].data["result"]
+    assert isinstance(result, dict) and result["video_path"] == str(path)
