@@ -124,13 +124,14 @@ def test_resources_hold_the_files():
 
 def test_the_graph_records_the_default_planners_probabilities():
     from agent import Attune
+    from agent.safety import CrisisDetector
     from agent.sessions import open_sqlite_store
     from tests.agent.helpers import APPRAISAL_JSON
     from tests.fakes import FakeLLM, FakeTextEmotion
 
     settings = AttuneSettings(llm={"candidates": 1})
-    # the 64-d fake embedder keeps the safety classifier out of this test; the planner gets
-    # a 384-d one, as the agent's MiniLM would be
+    # the crisis check runs on its patterns only (a classifier fitted over the fake embedder
+    # would be arbitrary); the planner gets a 384-d embedder, as the agent's MiniLM would be
     planner = registry.create(
         "strategy_planner", settings.backends.strategy_planner, settings, embedder=Fake384()
     )
@@ -141,6 +142,7 @@ def test_the_graph_records_the_default_planners_probabilities():
         text_emotion=FakeTextEmotion(),
         llm=FakeLLM([APPRAISAL_JSON, "I'm sorry. What happened?"]),
         checkpointer=open_sqlite_store(":memory:"),
+        safety=CrisisDetector(None),
     )
     decision = bot.turn("My dog died and I am sad", "s1").strategy  # as in tests/agent
     assert decision is not None and decision.planner == "trained+corrected"
