@@ -152,8 +152,8 @@ def run_voice_bench(settings: AttuneSettings, turns: int = 10) -> dict[str, Any]
         },
         "voice_turn": {
             "turns": len(total),
-            "reply_candidates": settings.llm.candidates,
-            "llm_appraisal": settings.llm.llm_appraisal,
+            # low latency: no LLM appraisal, one streamed candidate, sentences spoken as written
+            "low_latency": settings.voice.low_latency,
             "endpoint_ms": _summary(endpoint) if endpoint else None,
             "processing_ms": _summary(processing) if processing else None,
             "speech_end_to_first_audio_ms": _summary(total) if total else None,
