@@ -37,10 +37,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP) $(SYSTEM_STAMP)
 
+# The main job: the websocket server with the web pages on http://127.0.0.1:8765/
 run: install
+	$(BIN)/attune serve
+
+chat: install
 	$(BIN)/attune chat
 
-chat: run
 
 lint: install
 	$(BIN)/ruff check $(PKGS) tests demos

@@ -112,8 +112,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", type=Path, default=Path("bench/results.json"))
     bench.add_argument(
         "--only",
-        default="text,voice,face,avatar",
-        help="comma-separated parts to run: text, voice, face, avatar (default: all)",
+        default="text,voice,face,avatar,server",
+        help="comma-separated parts to run: text, voice, face, avatar, server (default: all)",
     )
     bench.set_defaults(handler=cmd_bench)
 
@@ -352,9 +352,11 @@ def cmd_bench(args: argparse.Namespace, settings: AttuneSettings) -> int:
     from agent.bench import run_bench
 
     parts = {p.strip() for p in args.only.split(",") if p.strip()}
-    unknown = parts - {"text", "voice", "face", "avatar"}
+    unknown = parts - {"text", "voice", "face", "avatar", "server"}
     if unknown or not parts:
-        raise InputError("bad_arguments", "--only takes a list of: text, voice, face, avatar")
+        raise InputError(
+            "bad_arguments", "--only takes a list of: text, voice, face, avatar, server"
+        )
     results: dict[str, Any] = {}
     if "text" in parts:
         results["text"] = run_bench(settings, turns=args.turns)
@@ -370,6 +372,15 @@ def cmd_bench(args: argparse.Namespace, settings: AttuneSettings) -> int:
         from agent.bench_avatar import run_avatar_bench
 
         results["avatar"] = run_avatar_bench(settings)
+    if "server" in parts:
+        from agent.bench_server import run_server_bench
+
+        # the server's own overhead (fake LLM, 10 and 50 sessions), then the real stack
+        # (10 sessions: every turn of one Attune instance runs in turn, so more only queue)
+        results["server"] = {
+            "fake_llm": run_server_bench(settings, sessions=(10, 50), seconds=10, fake_llm=True),
+            "real": run_server_bench(settings, sessions=(10,), seconds=20),
+        }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(results, indent=2))

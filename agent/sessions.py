@@ -1,14 +1,22 @@
-"""The session store: LangGraph's SQLite checkpointer, keyed by session (thread) id."""
+"""The session store: a LangGraph checkpointer keyed by session (thread) id.
+
+SQLite (a file under the state dir) by default; PostgreSQL (``server.database_url``) so that
+several server processes share sessions. Both revive only Attune's own types (the allowlist).
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from modalities.types import CHECKPOINT_TYPES
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.postgres import PostgresSaver
 
 
 def checkpoint_serializer() -> JsonPlusSerializer:
@@ -24,5 +32,44 @@ def open_sqlite_store(path: Path | str) -> SqliteSaver:
     conn = sqlite3.connect(str(path), check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     saver = SqliteSaver(conn, serde=checkpoint_serializer())
+    saver.setup()
+    return saver
+
+
+def open_postgres_store(
+    dsn: str, *, max_connections: int = 4, connect_timeout_s: float = 10.0
+) -> PostgresSaver:
+    """A checkpointer over the PostgreSQL database at ``dsn`` (creates its tables if needed).
+
+    Connections come from a small pool (``conn.close()`` closes it), so a restarted database
+    is reconnected to. Needs ``langgraph-checkpoint-postgres`` (``pip install attune[server]``).
+    """
+    try:
+        from langgraph.checkpoint.postgres import PostgresSaver
+        from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool, PoolTimeout
+    except ImportError as exc:
+        from modalities.errors import BackendUnavailableError
+
+        raise BackendUnavailableError(
+            f"the PostgreSQL session store needs {exc.name}: pip install 'attune[server]'"
+        ) from None
+    pool: ConnectionPool = ConnectionPool(
+        dsn,
+        min_size=1,
+        max_size=max_connections,
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        open=True,
+    )
+    try:
+        pool.wait(timeout=connect_timeout_s)
+    except PoolTimeout:
+        pool.close()
+        from modalities.errors import ConfigError
+
+        raise ConfigError(
+            f"cannot connect to the PostgreSQL session store within {connect_timeout_s:g} s"
+        ) from None
+    saver = PostgresSaver(pool, serde=checkpoint_serializer())  # type: ignore[arg-type]
     saver.setup()
     return saver

@@ -21,6 +21,7 @@ EXPECT = {
     ],
     "06_voice_turn.py": ["heard: I failed my driving test", "[audio.chunk]", "reply:", "voice "],
     "08_avatar.py": ["[avatar.cues]", "[avatar.video]", "reply:", "cartoon still:"],
+    "09_server_client.py": ["events: turn.queued perception", "reply:", "resumed", "2 messages"],
     "07_face_and_fusion.py": [
         "label=happy",
         "incongruent: True",

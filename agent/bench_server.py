@@ -1,0 +1,160 @@
+"""The server's load benchmark: N concurrent sessions doing scripted text turns on loopback.
+
+A real :class:`server.app.AttuneServer` (text stack; sessions in a throwaway SQLite file) runs
+in a background thread with its own event loop; N clients in this thread each run turns one
+after another for ``seconds`` (turns in flight at the deadline are finished and counted).
+Reported per N: turns/s, client-side latency from sending the message to ``reply.done``
+(p50/p95) and to the first reply text, and errors (anything but a clean turn; must be 0).
+
+With ``fake_llm`` the LLM answers a fixed reply instantly (the rest of the stack is real):
+what remains is the server's own overhead plus perception and planning. Attune runs one turn
+at a time per process, so with the real LLM latency grows with N while turns/s stays flat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from agent.bench import MESSAGES, _percentile
+from agent.llm.base import LLM
+from agent.settings import AttuneSettings
+from modalities.types import ChatMessage, GenerationParams
+
+_CANNED_REPLY = "That sounds really hard. I'm here with you; tell me more about it."
+
+
+class CannedLLM(LLM):
+    """An LLM that streams one fixed reply word by word, instantly (the benchmark's fake)."""
+
+    name = "canned"
+
+    @classmethod
+    def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> CannedLLM:
+        return cls()
+
+    def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> Iterator[str]:
+        for word in _CANNED_REPLY.split(" "):
+            yield word + " "
+
+
+def run_server_bench(
+    settings: AttuneSettings,
+    sessions: Sequence[int] = (10, 50),
+    seconds: float = 20.0,
+    fake_llm: bool = False,
+) -> dict[str, Any]:
+    """Run the load benchmark for each number of concurrent ``sessions``; the figures."""
+    from agent.core import Attune
+    from server.app import AttuneServer, serve
+    from server.store import open_store
+
+    with tempfile.TemporaryDirectory(prefix="attune-bench-") as tmp:
+        db = Path(tmp) / "sessions.sqlite"
+        checkpointer, owners = open_store(None, db)
+        bot = Attune(settings, checkpointer=checkpointer, llm=CannedLLM() if fake_llm else None)
+        started = time.perf_counter()
+        bot.load()
+        load_s = time.perf_counter() - started
+        server = AttuneServer(bot, owners)
+        ready = threading.Event()
+        port: list[int] = []
+        loop = asyncio.new_event_loop()
+
+        def on_ready(bound: int) -> None:
+            port.append(bound)
+            ready.set()
+
+        task = loop.create_task(serve(server, "127.0.0.1", 0, on_ready))
+        thread = threading.Thread(
+            target=lambda: _run_until_cancelled(loop, task), name="bench-server", daemon=True
+        )
+        thread.start()
+        try:
+            if not ready.wait(60):
+                raise RuntimeError("the benchmark server did not start")
+            url = f"ws://127.0.0.1:{port[0]}/ws"
+            asyncio.run(_load(url, 1, 0.0))  # warm-up turn
+            runs = {str(n): asyncio.run(_load(url, n, seconds)) for n in sessions}
+        finally:
+            loop.call_soon_threadsafe(task.cancel)
+            thread.join(30)
+            bot.close()
+            owners.close()
+    return {
+        "llm": "canned (fake)" if fake_llm else settings.backends.llm,
+        "reply_candidates": settings.llm.candidates,
+        "seconds": seconds,
+        "load_s": round(load_s, 2),
+        "sessions": runs,
+    }
+
+
+def _run_until_cancelled(loop: asyncio.AbstractEventLoop, task: asyncio.Task[None]) -> None:
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(task)
+    except asyncio.CancelledError:
+        pass
+    finally:
+        loop.close()
+
+
+async def _load(url: str, clients: int, seconds: float) -> dict[str, Any]:
+    """``clients`` sessions doing turns until ``seconds`` have passed (at least one each)."""
+    latencies: list[float] = []
+    first_text: list[float] = []
+    engine: list[float] = []
+    errors: list[str] = []
+    deadline = time.perf_counter() + seconds
+    started = time.perf_counter()
+
+    async def session(index: int) -> None:
+        from server.client import AttuneClient
+
+        try:
+            async with AttuneClient(url) as client:
+                turn = 0
+                while turn == 0 or time.perf_counter() < deadline:
+                    sent = time.perf_counter()
+                    outcome = await client.turn(
+                        MESSAGES[(index + turn) % len(MESSAGES)], timeout=600
+                    )
+                    if outcome.result is None:
+                        errors.append(str((outcome.error or {}).get("code", "no reply")))
+                    else:
+                        latencies.append(time.perf_counter() - sent)
+                        engine.append(outcome.result["timings_ms"]["total"] / 1000)
+                        delta = next((e for e in outcome.events if e.type == "reply.delta"), None)
+                        if delta is not None:
+                            first_text.append(delta.received_at - sent)
+                    turn += 1
+        except Exception as exc:  # counted, not raised: the benchmark reports errors
+            errors.append(type(exc).__name__)
+
+    await asyncio.gather(*(session(i) for i in range(clients)))
+    elapsed = time.perf_counter() - started
+
+    def ms(values: list[float], q: float) -> float | None:
+        return round(_percentile(values, q) * 1000, 1) if values else None
+
+    return {
+        "turns": len(latencies),
+        "elapsed_s": round(elapsed, 2),
+        "turns_per_s": round(len(latencies) / elapsed, 2),
+        "latency_ms": {"p50": ms(latencies, 0.5), "p95": ms(latencies, 0.95)},
+        "first_text_ms": {"p50": ms(first_text, 0.5), "p95": ms(first_text, 0.95)},
+        # turns run one at a time: the server's time per turn beyond the engine's own
+        "engine_ms_mean": round(statistics.fmean(engine) * 1000, 1) if engine else None,
+        "overhead_ms_per_turn": (
+            round((elapsed / len(engine) - statistics.fmean(engine)) * 1000, 1) if engine else None
+        ),
+        "errors": len(errors),
+        "error_codes": sorted(set(errors)),
+    }

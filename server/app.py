@@ -1,0 +1,391 @@
+"""The websocket server: one port for the protocol (``/ws``), the web pages and the videos.
+
+:class:`AttuneServer` owns one :class:`agent.Attune` (its turns are serialised by the engine;
+``turn_workers`` bounds how many run at once, default 1), the session store with its owners
+table, an executor for blocking inference, and the registry of rendered videos. Each websocket
+connection is served by a :class:`server.session.Connection`.
+
+HTTP requests that are not websocket upgrades are answered in ``process_request``: files under
+``server/static/`` (``/`` is ``index.html``, ``/kiosk`` is ``kiosk.html``), rendered videos under
+``/video/<random id>.mp4`` while they are fresh, and ``/healthz``. Paths are resolved inside the
+static folder and anything else (``..``, hidden files, symlinks out) is a 404.
+
+Handshakes are checked before upgrading: the token (401), the Origin (403). Use
+:func:`serve` (async) or :func:`run_server` (blocking, what ``attune serve`` calls).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import mimetypes
+import secrets
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from email.utils import formatdate
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection
+from websockets.asyncio.server import serve as ws_serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from modalities.types import ChatMessage
+from server import protocol as p
+from server.limits import Auth, check_binding, origin_allowed, presented_token
+from server.session import Connection
+
+if TYPE_CHECKING:
+    from agent.core import Attune
+    from agent.settings import AttuneSettings
+    from server.store import SessionOwners
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+WS_PATHS = frozenset({"/ws", "/"})
+_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".wasm": "application/wasm",
+    ".mp4": "video/mp4",
+    ".webm": "video/webm",
+    ".wav": "audio/wav",
+    ".ogg": "audio/ogg",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".ico": "image/x-icon",
+    ".txt": "text/plain; charset=utf-8",
+}
+#: The pages may only talk to this server; nothing is loaded from elsewhere.
+_CSP = (
+    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+)
+
+
+class VideoRegistry:
+    """Rendered videos served under unguessable URLs for ``ttl_s`` seconds, then deleted."""
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._videos: dict[str, tuple[Path, float]] = {}
+
+    def publish(self, path: str) -> str:
+        """Serve the file at ``path``; its URL (relative to the server)."""
+        key = secrets.token_urlsafe(18)
+        self._videos[key] = (Path(path), time.monotonic() + self.ttl_s)
+        return f"/video/{key}{Path(path).suffix or '.mp4'}"
+
+    def lookup(self, name: str) -> Path | None:
+        """The file behind ``/video/<name>`` if it is still fresh."""
+        entry = self._videos.get(Path(name).stem)
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
+    def expire(self) -> None:
+        """Delete the files whose time is up."""
+        now = time.monotonic()
+        for key, (path, until) in list(self._videos.items()):
+            if until < now:
+                del self._videos[key]
+                path.unlink(missing_ok=True)
+
+
+class AttuneServer:
+    """Serves one :class:`~agent.Attune` over websockets (see the module docstring).
+
+    ``tokens`` are accepted in addition to ``settings.server.token`` (several clients, each
+    owning its own sessions). ``owners`` binds sessions to tokens; it must live in the same
+    database as the bot's checkpointer (:func:`server.store.open_store` makes both).
+    """
+
+    def __init__(
+        self,
+        bot: Attune,
+        owners: SessionOwners,
+        *,
+        settings: AttuneSettings | None = None,
+        tokens: tuple[str, ...] = (),
+        static_dir: Path = STATIC_DIR,
+        turn_workers: int = 1,
+        max_queued_turns: int = 8,
+    ) -> None:
+        self.bot = bot
+        self.owners = owners
+        self.settings = settings or bot.settings
+        conf = self.settings.server
+        configured = conf.token.get_secret_value() if conf.token is not None else None
+        self.auth = Auth([t for t in (configured, *tokens) if t])
+        self.static_dir = static_dir.resolve()
+        self.max_queued_turns = max_queued_turns
+        self.executor = ThreadPoolExecutor(max_workers=turn_workers, thread_name_prefix="turn")
+        self.videos = VideoRegistry(conf.video_ttl_s)
+        self.limits = p.Limits(
+            max_message_bytes=conf.max_message_bytes,
+            max_image_bytes=conf.max_image_bytes,
+            max_image_fps=conf.max_image_fps,
+            max_messages_per_s=conf.max_messages_per_s,
+            max_audio_seconds=self.settings.speech.max_turn_seconds,
+            max_queued_turns=max_queued_turns,
+            idle_timeout_s=conf.idle_timeout_s,
+        )
+        self._turn_workers = turn_workers
+        self._session_locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self.turn_slots = asyncio.Semaphore(turn_workers)
+        self.connections = 0
+        #: The owner id of each connection's token, from the handshake to the handler.
+        self._owners: weakref.WeakKeyDictionary[ServerConnection, str] = weakref.WeakKeyDictionary()
+
+    # --- used by connections ------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def session_lock(self, session_id: str) -> AsyncIterator[None]:
+        """Hold the session: one turn (or truncation, or deletion) at a time per session."""
+        lock, users = self._session_locks.get(session_id, (asyncio.Lock(), 0))
+        self._session_locks[session_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._session_locks[session_id]
+            if users <= 1:
+                del self._session_locks[session_id]
+            else:
+                self._session_locks[session_id] = (lock, users - 1)
+
+    def claim(self, session_id: str, owner: str) -> tuple[bool, list[ChatMessage]]:
+        """Whether ``owner`` may use ``session_id`` (claiming it if new), and its history.
+
+        A session that exists without an owner (made outside the server, e.g. by
+        ``attune chat``) is not handed to any token."""
+        history = self.bot.history(session_id)
+        if history and self.owners.owner_of(session_id) is None:
+            return False, []
+        return self.owners.claim(session_id, owner), history
+
+    def forget(self, session_id: str) -> bool:
+        """Delete a session's conversation and its owner."""
+        existed = self.bot.forget(session_id)
+        self.owners.release(session_id)
+        return existed
+
+    def new_segmenter(self) -> Any:
+        """A VAD endpointer for one open microphone (loaded now)."""
+        from modalities.speech.segmenter import SpeechSegmenter
+
+        segmenter = SpeechSegmenter.from_settings(self.settings)
+        segmenter.load()
+        return segmenter
+
+    def read_face(self, data: bytes) -> tuple[Any, Any]:
+        """Decode a camera frame (the face limits apply) and read its face."""
+        from modalities.face.image import load_image
+
+        face = self.settings.face
+        image = load_image(
+            data,
+            max_bytes=min(face.max_bytes, self.settings.server.max_image_bytes),
+            max_decoded_pixels=face.max_decoded_pixels,
+            max_pixels=face.max_pixels,
+        )
+        return image, self.bot.context.face.analyze(image)
+
+    # --- websocket ----------------------------------------------------------------------------
+
+    async def handler(self, ws: ServerConnection) -> None:
+        """Serve one websocket connection."""
+        owner = self._owners.pop(ws, None)
+        if owner is None:  # not through process_request: cannot happen with serving()
+            return
+        self.connections += 1
+        log.info("connection opened (%d open)", self.connections)
+        try:
+            await Connection(self, ws, owner).run()
+        finally:
+            self.connections -= 1
+            log.info("connection closed (%d open)", self.connections)
+
+    def process_request(self, ws: ServerConnection, request: Request) -> Response | None:
+        """Check a websocket handshake, or answer a plain HTTP request."""
+        path = urlsplit(request.path).path
+        upgrade = "websocket" in request.headers.get("Upgrade", "").lower()
+        if not upgrade:
+            return self._http(path)
+        if path not in WS_PATHS:
+            return _response(404, b"not found\n", "text/plain; charset=utf-8")
+        if not origin_allowed(
+            request.headers.get("Origin"),
+            request.headers.get("Host"),
+            self.settings.server.allowed_origins,
+        ):
+            log.info("handshake refused: origin not allowed")
+            return _response(403, b"origin not allowed\n", "text/plain; charset=utf-8")
+        token = presented_token(request.path, request.headers.get("Authorization"))
+        owner = self.auth.owner(token)
+        if owner is None:
+            log.info("handshake refused: %s token", "wrong" if token else "no")
+            return _response(401, b"a valid token is required\n", "text/plain; charset=utf-8")
+        self._owners[ws] = owner
+        return None
+
+    def _http(self, path: str) -> Response:
+        if path == "/healthz":
+            body = json.dumps({"status": "ok", "connections": self.connections}).encode()
+            return _response(200, body, "application/json")
+        if path.startswith("/video/"):
+            video = self.videos.lookup(path.removeprefix("/video/"))
+            if video is not None and video.is_file():
+                return _response(200, video.read_bytes(), _TYPES[".mp4"])
+            return _response(404, b"not found\n", "text/plain; charset=utf-8")
+        file = self._static_file(path)
+        if file is None:
+            return _response(404, b"not found\n", "text/plain; charset=utf-8")
+        content_type = _TYPES.get(file.suffix.lower()) or (
+            mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        )
+        return _response(200, file.read_bytes(), content_type)
+
+    def _static_file(self, path: str) -> Path | None:
+        """The static file a URL path names, only if it lies inside the static folder."""
+        name = unquote(path).lstrip("/") or "index.html"
+        parts = name.split("/")
+        if any(not part or part.startswith(".") or "\\" in part or "\0" in part for part in parts):
+            return None
+        candidate = (self.static_dir / name).resolve()
+        if not candidate.is_relative_to(self.static_dir):
+            return None
+        if not candidate.suffix and candidate.with_suffix(".html").is_file():
+            candidate = candidate.with_suffix(".html")
+        return candidate if candidate.is_file() else None
+
+    # --- running ------------------------------------------------------------------------------
+
+    async def _expire_videos(self) -> None:
+        while True:
+            await asyncio.sleep(max(1.0, min(60.0, self.videos.ttl_s / 4)))
+            self.videos.expire()
+
+    @contextlib.asynccontextmanager
+    async def serving(self, host: str, port: int) -> AsyncIterator[Server]:
+        """Listen on ``host:port`` (0: any free port) while the context is open."""
+        check_binding(host, self.auth)
+        conf = self.settings.server
+        expiry = asyncio.create_task(self._expire_videos())
+        try:
+            async with ws_serve(
+                self.handler,
+                host,
+                port,
+                process_request=self.process_request,
+                max_size=conf.max_message_bytes,
+                max_queue=32,
+                ping_interval=20,
+                ping_timeout=20,
+                server_header="attune",
+            ) as server:
+                yield server
+        finally:
+            expiry.cancel()
+            self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _response(status: int, body: bytes, content_type: str) -> Response:
+    reason = {200: "OK", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}[status]
+    headers = Headers(
+        [
+            ("Date", formatdate(usegmt=True)),
+            ("Connection", "close"),
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-cache"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Referrer-Policy", "no-referrer"),
+            ("Content-Security-Policy", _CSP),
+        ]
+    )
+    return Response(status, reason, headers, body)
+
+
+def bound_port(server: Server) -> int:
+    """The port a server listens on (useful with port 0)."""
+    return int(next(iter(server.sockets)).getsockname()[1])
+
+
+def build_server(
+    settings: AttuneSettings,
+    *,
+    tokens: tuple[str, ...] = (),
+    modalities: tuple[str, ...] = ("asr", "speech_emotion", "tts", "face"),
+) -> AttuneServer:
+    """An :class:`AttuneServer` over the configured store (PostgreSQL when
+    ``server.database_url`` is set, else SQLite) with every model loaded."""
+    from agent.core import Attune
+    from server.store import open_store
+
+    url = settings.server.database_url
+    checkpointer, owners = open_store(
+        url.get_secret_value() if url is not None else None, settings.paths.session_db_path()
+    )
+    bot = Attune(settings, checkpointer=checkpointer)
+    bot.load(modalities=_available(bot, modalities))
+    return AttuneServer(bot, owners, tokens=tokens)
+
+
+def _available(bot: Attune, modalities: tuple[str, ...]) -> tuple[str, ...]:
+    """The modalities whose backends can be created here (a text-only install serves text)."""
+    from modalities.errors import ConfigError
+
+    usable = []
+    for role in modalities:
+        try:
+            bot.context.backend(role)
+        except ConfigError as exc:
+            log.warning("%s is unavailable: %s", role, exc)
+            continue
+        usable.append(role)
+    return tuple(usable)
+
+
+async def serve(
+    server: AttuneServer, host: str, port: int, ready: Callable[[int], None] | None = None
+) -> None:
+    """Serve until cancelled; ``ready(port)`` is called once listening."""
+    async with server.serving(host, port) as ws_server:
+        port = bound_port(ws_server)
+        log.info("listening on %s:%d", host, port)
+        if ready is not None:
+            ready(port)
+        await asyncio.Future()
+
+
+def run_server(settings: AttuneSettings, *, tokens: tuple[str, ...] = ()) -> None:
+    """Load everything and serve ``settings.server.host:port`` until interrupted (blocking)."""
+    conf = settings.server
+    configured = conf.token.get_secret_value() if conf.token is not None else None
+    check_binding(conf.host, Auth([t for t in (configured, *tokens) if t]))  # before loading
+    server = build_server(settings, tokens=tokens)
+
+    def announce(port: int) -> None:
+        print(
+            f"Attune is serving on http://{conf.host}:{port}/ (websocket: /ws). "
+            "Nothing users say or show is logged.",
+            flush=True,
+        )
+
+    try:
+        asyncio.run(serve(server, conf.host, conf.port, announce))
+    finally:
+        server.bot.close()
+        server.owners.close()

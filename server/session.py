@@ -1,0 +1,700 @@
+"""One client connection: its session, its queue of turns, its audio and camera streams.
+
+A :class:`Connection` runs three kinds of work:
+
+* the **receive loop** reads frames, enforces the per-connection limits (rate, sizes, idle
+  timeout) and turns each valid message into an action: a turn is *queued*, an interrupt is
+  applied at once, audio is buffered (push-to-talk) or fed to the VAD (open microphone),
+  camera frames are read and smoothed;
+* the **turn worker** takes queued turns one at a time, in order, and runs each through
+  :meth:`agent.Attune.stream_turn` in the server's executor (blocking inference never runs on
+  the event loop). A thread iterates the engine's events and hands them to the loop through an
+  ``asyncio.Queue``; the worker forwards them as protocol messages. A per-session lock keeps
+  one turn at a time per session even when two connections resume the same session;
+* small **side tasks** read camera frames (one at a time; frames arriving meanwhile only
+  replace the frame kept for the next turn).
+
+Everything sent goes through :meth:`Connection.send`, which stamps ``seq`` and keeps an
+``audio.chunk`` header and its binary frame adjacent. If the client vanishes, sends turn into
+no-ops, the turn in flight is cancelled at its next safe point, and its history is still
+stored by the engine: nothing is lost and the server goes on.
+
+Interrupts (barge-in) set the turn's cancel event (the engine stops between tokens or spoken
+sentences) and stop forwarding its reply text, audio and avatar output at once. When the turn
+has ended, the history is cut to what the user actually got (the audio the client says it
+played, else what was sent) with :meth:`agent.Attune.truncate_reply`, and ``turn.interrupted``
+says what was kept. Nothing the user said, showed or was told is logged: ids, sizes and codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from websockets.exceptions import ConnectionClosed
+
+from modalities.errors import AttuneError, InputError
+from modalities.types import Audio, TurnEvent, WordTiming
+from server import protocol as p
+from server.limits import TokenBucket
+
+if TYPE_CHECKING:
+    from websockets.asyncio.server import ServerConnection
+
+    from server.app import AttuneServer
+
+log = logging.getLogger(__name__)
+
+_DONE = object()
+#: Turn event types that are output to the user, dropped once the turn is interrupted.
+_REPLY_OUTPUT = frozenset({"reply.delta", "audio.chunk", "avatar.cues", "avatar.video"})
+#: Capability a client must ask for to receive an event type.
+_NEEDS = {"audio.chunk": "audio", "avatar.cues": "avatar", "avatar.video": "video"}
+
+
+@dataclass
+class TurnRequest:
+    """A turn waiting in a connection's queue."""
+
+    ref: str | None
+    text: str | None = None
+    audio: Audio | None = None
+    image: np.ndarray | None = None
+
+
+@dataclass
+class SentChunk:
+    """What the client got of one spoken sentence."""
+
+    offset: float
+    duration: float
+    text: str
+    words: list[WordTiming]
+
+
+@dataclass
+class TurnRecord:
+    """A turn in flight (or the last one): what was sent, and whether it was interrupted."""
+
+    ref: str | None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    turn_id: str | None = None
+    interrupted: bool = False
+    played_seconds: float | None = None
+    deltas: list[str] = field(default_factory=list)
+    chunks: list[SentChunk] = field(default_factory=list)
+
+    def said(self) -> str:
+        """What reached the user: the audio played up to ``played_seconds`` (all audio sent
+        when unknown), or the text sent when the reply was not spoken."""
+        if not self.chunks:
+            return "".join(self.deltas).strip()
+        limit = float("inf") if self.played_seconds is None else self.played_seconds
+        parts: list[str] = []
+        for chunk in self.chunks:
+            if chunk.offset + chunk.duration <= limit:
+                parts.append(chunk.text)
+                continue
+            if chunk.offset < limit:
+                parts.append(_spoken_prefix(chunk, limit))
+            break
+        return " ".join(part for part in parts if part).strip()
+
+
+def _spoken_prefix(chunk: SentChunk, limit: float) -> str:
+    """The words of a partly played sentence heard before ``limit`` (timed words when the voice
+    gives them, else a share of the words proportional to the time played)."""
+    tokens = chunk.text.split()
+    if chunk.words:
+        heard = sum(1 for w in chunk.words if w.end <= limit)
+        count = round(heard * len(tokens) / len(chunk.words))
+    else:
+        count = int(len(tokens) * (limit - chunk.offset) / max(chunk.duration, 1e-6))
+    return " ".join(tokens[:count])
+
+
+class _AudioStream:
+    """The client's audio between ``user.audio.start`` and ``user.audio.end``."""
+
+    def __init__(self, start: p.UserAudioStart, max_bytes: int, segmenter: Any) -> None:
+        self.start = start
+        self.max_bytes = max_bytes
+        self.buffer = bytearray()
+        self.segmenter = segmenter
+        #: Set once the push buffer overflowed: frames are dropped until ``user.audio.end``.
+        self.discarding = False
+
+
+class Connection:
+    """The server side of one websocket connection (see the module docstring)."""
+
+    def __init__(self, server: AttuneServer, ws: ServerConnection, owner: str) -> None:
+        self.server = server
+        self.ws = ws
+        self.owner = owner
+        self.settings = server.settings
+        limits = server.settings.server
+        self.session_id: str | None = None
+        self.capabilities = p.Capabilities()
+        self.audio_in = p.AudioFormat()
+        self.audio_out: p.WireFormat = server.settings.voice.wire_format
+        self._seq = 0
+        self._send_lock = asyncio.Lock()
+        self._closed = False
+        self._closing = False
+        self._close_task: asyncio.Task[None] | None = None
+        self._turns: asyncio.Queue[TurnRequest | None] = asyncio.Queue()
+        self._queued = 0
+        self._current: TurnRecord | None = None
+        self._last: TurnRecord | None = None
+        self._audio: _AudioStream | None = None
+        self._image: tuple[np.ndarray, float] | None = None
+        self._tracker: Any = None
+        self._face_task: asyncio.Task[None] | None = None
+        self._rate = TokenBucket(limits.max_messages_per_s, 2 * limits.max_messages_per_s)
+        self._frames = TokenBucket(limits.max_image_fps, 2.0)
+        self._dropped = 0
+        self._last_drop = 0.0
+        self._warned: dict[str, float] = {}
+
+    # --- sending ------------------------------------------------------------------------------
+
+    async def send(self, message: p._ServerMessage, binary: bytes | None = None) -> bool:
+        """Send one message (and the binary frame that belongs to it); ``False`` once the
+        client is gone (then sending is a no-op)."""
+        if self._closed:
+            return False
+        async with self._send_lock:
+            self._seq += 1
+            frame = p.dump(message.model_copy(update={"seq": self._seq}))
+            try:
+                await self.ws.send(frame)
+                if binary is not None:
+                    await self.ws.send(binary)
+            except ConnectionClosed:
+                self._gone()
+                return False
+        return True
+
+    async def error(
+        self,
+        code: str,
+        message: str,
+        *,
+        recoverable: bool = True,
+        ref: str | None = None,
+        turn_id: str | None = None,
+    ) -> None:
+        """Send an ``error``; an unrecoverable one then closes the connection."""
+        log.info("error %s session=%s", code, (self.session_id or "-")[:8])
+        await self.send(
+            p.ErrorMessage(
+                code=code, message=message, recoverable=recoverable, ref=ref, turn_id=turn_id
+            )
+        )
+        if not recoverable:
+            # close without waiting: the receive loop keeps draining frames until the client's
+            # close frame arrives (a flooding client's frames would otherwise hide it)
+            self._closing = True
+            self._close_task = asyncio.create_task(
+                self.ws.close(1008 if code == "rate_limited" else 1000, code)
+            )
+
+    async def _warn(self, code: str, message: str) -> None:
+        """A recoverable error sent at most once a second per code (floods stay quiet)."""
+        now = time.monotonic()
+        if now - self._warned.get(code, -1e9) >= 1.0:
+            self._warned[code] = now
+            await self.error(code, message)
+
+    def _gone(self) -> None:
+        if not self._closed:
+            self._closed = True
+            if self._current is not None:
+                self._current.cancel.set()
+
+    # --- the connection's life ----------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve the connection until the client leaves, ends the session, or breaks a rule."""
+        worker = asyncio.create_task(self._turn_worker(), name="attune-turns")
+        try:
+            await self._receive_loop()
+        finally:
+            self._gone()
+            self._drop_queued()
+            self._turns.put_nowait(None)
+            await worker  # the turn in flight stops at its next safe point and is stored
+            if self._face_task is not None:
+                await self._face_task
+            if self._close_task is not None:
+                await self._close_task
+
+    async def _receive_loop(self) -> None:
+        limits = self.settings.server
+        while not self._closed:
+            try:
+                frame = await asyncio.wait_for(self.ws.recv(), timeout=limits.idle_timeout_s)
+            except TimeoutError:
+                if self._current is not None or self._queued:
+                    continue  # the client waits for a turn: not idle
+                if self._closing:
+                    return
+                await self.error(
+                    "idle_timeout",
+                    f"no message for {limits.idle_timeout_s:g} s; the connection is closed",
+                    recoverable=False,
+                )
+                continue
+            except ConnectionClosed:
+                return
+            if self._closing:
+                continue
+            if not self._rate.take():
+                await self._flooded()
+                continue
+            if isinstance(frame, bytes):
+                await self._on_binary(frame)
+            else:
+                await self._on_text(frame)
+
+    async def _flooded(self) -> None:
+        """Drop a message over the rate; a flood that goes on (no calm second) is closed."""
+        now = time.monotonic()
+        if now - self._last_drop > 1.0:
+            self._dropped = 0
+        self._last_drop = now
+        self._dropped += 1
+        limit = self.settings.server.max_messages_per_s
+        if self._dropped > 10 * limit:
+            await self.error(
+                "rate_limited", "too many messages; the connection is closed", recoverable=False
+            )
+            return
+        await self._warn(
+            "rate_limited", f"more than {limit:g} messages per second; messages were dropped"
+        )
+
+    async def _on_text(self, frame: str) -> None:
+        try:
+            message = p.parse_client_message(frame)
+        except p.ProtocolError as exc:
+            await self.error(
+                exc.code,
+                str(exc),
+                recoverable=exc.code != "unsupported_version" or self.session_id is not None,
+            )
+            return
+        if isinstance(message, p.SessionStart):
+            await self._start(message)
+            return
+        if self.session_id is None:
+            await self.error("no_session", "send session.start first")
+            return
+        if isinstance(message, p.UserText):
+            await self._enqueue(TurnRequest(ref=message.ref, text=message.text))
+        elif isinstance(message, p.UserAudioStart):
+            await self._on_audio_start(message)
+        elif isinstance(message, p.UserAudioEnd):
+            await self._on_audio_end()
+        elif isinstance(message, p.UserImage):
+            await self._on_image(message)
+        elif isinstance(message, p.Interrupt):
+            await self._on_interrupt(message)
+        else:
+            await self._on_session_end(message)
+
+    # --- session ------------------------------------------------------------------------------
+
+    async def _start(self, message: p.SessionStart) -> None:
+        from agent.core import new_session_id, validate_session_id
+
+        if self.session_id is not None:
+            await self.error("session_already_started", "this connection has a session")
+            return
+        try:
+            session_id = validate_session_id(message.session_id or new_session_id())
+        except InputError as exc:
+            await self.error(exc.code, str(exc))
+            return
+        allowed, history = await asyncio.to_thread(self.server.claim, session_id, self.owner)
+        if not allowed:
+            log.info("session %s refused: not owned by this token", session_id[:8])
+            await self.error(
+                "session_forbidden", "this session does not exist for your token; start a new one"
+            )
+            return
+        self.session_id = session_id
+        self.capabilities = message.capabilities
+        self.audio_in = message.audio_in
+        self.audio_out = message.audio_out or self.settings.voice.wire_format
+        log.info("session %s started (resumed=%s)", session_id[:8], bool(history))
+        await self.send(
+            p.SessionStarted(
+                session_id=session_id,
+                resumed=bool(history),
+                history=history,
+                capabilities=self.capabilities,
+                audio_out=self.audio_out,
+                limits=self.server.limits,
+            )
+        )
+
+    async def _on_session_end(self, message: p.SessionEnd) -> None:
+        assert self.session_id is not None
+        if self._current is not None:
+            self._current.cancel.set()
+        self._drop_queued()
+        forgotten = False
+        if message.forget:
+            async with self.server.session_lock(self.session_id):
+                forgotten = await asyncio.to_thread(self.server.forget, self.session_id)
+        await self.send(p.SessionEnded(forgotten=forgotten))
+        await self.ws.close(1000, "session ended")
+        self._closed = True
+
+    # --- turns --------------------------------------------------------------------------------
+
+    async def _enqueue(self, request: TurnRequest) -> None:
+        limit = self.server.max_queued_turns
+        if self._queued >= limit:
+            await self.error(
+                "queue_full",
+                f"{limit} turns are already waiting; wait for a reply",
+                ref=request.ref,
+            )
+            return
+        request.image = self._fresh_image()
+        position = self._queued + (1 if self._current is not None else 0)
+        self._queued += 1
+        await self.send(p.TurnQueued(ref=request.ref, position=position))
+        self._turns.put_nowait(request)
+
+    def _fresh_image(self) -> np.ndarray | None:
+        """The latest camera frame if it is recent enough to show the user now."""
+        if self._image is None:
+            return None
+        image, at = self._image
+        return image if time.monotonic() - at <= self.settings.face.window_seconds else None
+
+    def _drop_queued(self) -> None:
+        while not self._turns.empty():
+            self._turns.get_nowait()
+        self._queued = 0
+
+    async def _turn_worker(self) -> None:
+        while True:
+            request = await self._turns.get()
+            if request is None:
+                return
+            self._queued = max(0, self._queued - 1)
+            if self._closed:
+                continue
+            record = TurnRecord(ref=request.ref)
+            self._current = record
+            try:
+                await self._run_turn(request, record)
+            finally:
+                self._current = None
+                self._last = record
+
+    async def _run_turn(self, request: TurnRequest, record: TurnRecord) -> None:
+        assert self.session_id is not None
+        session_id = self.session_id
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue[Any] = asyncio.Queue()
+
+        def put(item: Any) -> None:
+            loop.call_soon_threadsafe(events.put_nowait, item)
+
+        def work() -> None:
+            try:
+                for event in self.server.bot.stream_turn(
+                    request.text,
+                    session_id,
+                    audio=request.audio,
+                    image=request.image,
+                    speak=self.capabilities.audio,
+                    avatar=self.capabilities.avatar,
+                    video=self.capabilities.video,
+                    cancel=record.cancel,
+                ):
+                    put(event)
+            except Exception as exc:  # reported to the client by the worker
+                put(exc)
+            finally:
+                put(_DONE)
+
+        async with self.server.session_lock(session_id), self.server.turn_slots:
+            if record.cancel.is_set():
+                return  # the client left while the turn waited
+            started = time.perf_counter()
+            future = loop.run_in_executor(self.server.executor, work)
+            while (item := await events.get()) is not _DONE:
+                if isinstance(item, Exception):
+                    await self._turn_failed(item, record)
+                else:
+                    await self._forward(item, record)
+            await future
+            if record.interrupted and record.turn_id is not None:
+                await self._truncate(session_id, record)
+            log.info(
+                "turn %s session=%s finished in %.0f ms (interrupted=%s)",
+                record.turn_id,
+                session_id[:8],
+                (time.perf_counter() - started) * 1000,
+                record.interrupted,
+            )
+
+    async def _turn_failed(self, exc: Exception, record: TurnRecord) -> None:
+        if isinstance(exc, AttuneError):
+            await self.error(exc.code, str(exc), ref=record.ref, turn_id=record.turn_id)
+            return
+        log.error("turn failed: %s", type(exc).__name__, exc_info=exc)
+        await self.error(
+            "internal_error",
+            "the turn failed inside the server; the session is still usable",
+            ref=record.ref,
+            turn_id=record.turn_id,
+        )
+
+    async def _forward(self, event: TurnEvent, record: TurnRecord) -> None:
+        """Send one engine event as its protocol message(s)."""
+        record.turn_id = event.turn_id
+        kind = event.type
+        needed = _NEEDS.get(kind)
+        if needed is not None and not getattr(self.capabilities, needed):
+            return
+        if record.interrupted and kind in _REPLY_OUTPUT:
+            return
+        if kind == "audio.chunk":
+            await self._send_audio(event, record)
+        elif kind == "avatar.video":
+            url = self.server.videos.publish(str(event.data["path"]))
+            await self.send(
+                p.AvatarVideo(
+                    turn_id=event.turn_id,
+                    ref=record.ref,
+                    url=url,
+                    expires_in_s=self.settings.server.video_ttl_s,
+                )
+            )
+        else:
+            if kind == "reply.delta":
+                record.deltas.append(str(event.data.get("text", "")))
+            await self.send(
+                p.TurnEventMessage(
+                    type=kind, turn_id=event.turn_id, ref=record.ref, data=event.data
+                )
+            )
+
+    async def _send_audio(self, event: TurnEvent, record: TurnRecord) -> None:
+        chunk: Any = event.data["chunk"]
+        style = event.data.get("style")
+        encoded, rate = await asyncio.to_thread(_encode_audio, chunk.audio, self.audio_out)
+        if record.interrupted:
+            return
+        record.chunks.append(
+            SentChunk(chunk.offset, chunk.audio.duration, chunk.text, list(chunk.words))
+        )
+        header = p.AudioChunkHeader(
+            turn_id=event.turn_id,
+            ref=record.ref,
+            format=self.audio_out,
+            sample_rate=rate,
+            bytes=len(encoded),
+            offset=chunk.offset,
+            duration=chunk.audio.duration,
+            text=chunk.text,
+            words=list(chunk.words),
+            style=dict(style) if isinstance(style, dict) else {},
+        )
+        await self.send(header, encoded)
+
+    # --- interrupt ----------------------------------------------------------------------------
+
+    async def _on_interrupt(self, message: p.Interrupt) -> None:
+        current = self._current
+        if current is not None and message.turn_id in (None, current.turn_id):
+            self._interrupt(current, message.played_seconds)
+            return  # turn.interrupted follows once the turn has stopped
+        last = self._last
+        if (
+            last is not None
+            and last.turn_id is not None
+            and message.turn_id in (None, last.turn_id)
+            and self._queued == 0
+            and current is None
+            and not last.interrupted
+        ):
+            # the reply was complete but still playing: cut the history to what was heard
+            self._interrupt(last, message.played_seconds)
+            assert self.session_id is not None
+            async with self.server.session_lock(self.session_id):
+                await self._truncate(self.session_id, last)
+            return
+        await self.error("nothing_to_interrupt", "no turn of this session is running or playing")
+
+    def _interrupt(self, record: TurnRecord, played_seconds: float | None) -> None:
+        record.interrupted = True
+        record.played_seconds = played_seconds
+        record.cancel.set()
+        log.info("turn %s interrupted", record.turn_id)
+
+    async def _truncate(self, session_id: str, record: TurnRecord) -> None:
+        said = record.said()
+        assert record.turn_id is not None
+        await asyncio.to_thread(self.server.bot.truncate_reply, session_id, record.turn_id, said)
+        await self.send(p.TurnInterrupted(turn_id=record.turn_id, ref=record.ref, said=said))
+
+    # --- audio --------------------------------------------------------------------------------
+
+    async def _on_audio_start(self, message: p.UserAudioStart) -> None:
+        if self._audio is not None:
+            await self.error("audio_already_started", "send user.audio.end first")
+            return
+        fmt = self.audio_in
+        seconds = self.settings.speech.max_turn_seconds
+        max_bytes = int(seconds * fmt.sample_rate * fmt.channels * 2)
+        segmenter = None
+        if message.mode == "open":
+            try:
+                segmenter = await asyncio.to_thread(self.server.new_segmenter)
+            except AttuneError as exc:
+                await self.error(exc.code, f"open microphone unavailable: {exc}")
+                return
+        self._audio = _AudioStream(message, max_bytes, segmenter)
+
+    async def _on_binary(self, frame: bytes) -> None:
+        stream = self._audio
+        if stream is None:
+            await self._warn(
+                "audio_not_started", "binary frames are audio: send user.audio.start first"
+            )
+            return
+        if stream.discarding:
+            return
+        if stream.segmenter is not None:
+            await self._listen(stream, frame)
+            return
+        if len(stream.buffer) + len(frame) > stream.max_bytes:
+            stream.discarding = True
+            stream.buffer.clear()
+            await self.error(
+                "audio_too_long",
+                f"the utterance is longer than {self.settings.speech.max_turn_seconds:g} s; "
+                "it was dropped",
+                ref=stream.start.ref,
+            )
+            return
+        stream.buffer.extend(frame)
+
+    async def _listen(self, stream: _AudioStream, frame: bytes) -> None:
+        """Open microphone: feed the VAD; speech start may barge in, utterances become turns."""
+        try:
+            events = await asyncio.to_thread(self._segment, stream, frame, False)
+        except InputError as exc:
+            await self.error(exc.code, str(exc), ref=stream.start.ref)
+            return
+        await self._on_segments(stream, events)
+
+    def _segment(self, stream: _AudioStream, frame: bytes, flush: bool) -> list[Any]:
+        fmt = self.audio_in
+        events: list[Any] = []
+        if frame:
+            if fmt.sample_rate == 16000 and fmt.channels == 1:
+                events += stream.segmenter.push(frame)
+            else:
+                from modalities.audio import from_pcm16
+
+                audio = from_pcm16(frame, fmt.sample_rate, fmt.channels)
+                events += stream.segmenter.push(audio.samples)
+        if flush:
+            events += stream.segmenter.flush()
+        return events
+
+    async def _on_segments(self, stream: _AudioStream, events: list[Any]) -> None:
+        from modalities.speech.segmenter import SpeechStarted
+
+        for event in events:
+            if isinstance(event, SpeechStarted):
+                await self.send(p.SpeechStartedMessage(at=event.at))
+                if stream.start.barge_in and self._current is not None:
+                    self._interrupt(self._current, None)
+            else:
+                await self._enqueue(TurnRequest(ref=stream.start.ref, audio=event.audio))
+
+    async def _on_audio_end(self) -> None:
+        stream, self._audio = self._audio, None
+        if stream is None:
+            await self.error("audio_not_started", "no audio stream to end")
+            return
+        if stream.discarding:
+            return
+        if stream.segmenter is not None:
+            events = await asyncio.to_thread(self._segment, stream, b"", True)
+            await self._on_segments(stream, events)
+            return
+        from modalities.audio import from_pcm16
+
+        fmt = self.audio_in
+        try:
+            audio = await asyncio.to_thread(
+                from_pcm16, bytes(stream.buffer), fmt.sample_rate, fmt.channels
+            )
+        except InputError as exc:
+            await self.error(exc.code, str(exc), ref=stream.start.ref)
+            return
+        await self._enqueue(TurnRequest(ref=stream.start.ref, audio=audio))
+
+    # --- camera -------------------------------------------------------------------------------
+
+    async def _on_image(self, message: p.UserImage) -> None:
+        limit = self.settings.server.max_image_bytes
+        if len(message.data) > limit * 4 // 3 + 4:
+            await self.error("image_too_large", f"an image may have at most {limit} bytes")
+            return
+        if not self._frames.take():
+            fps = self.settings.server.max_image_fps
+            await self._warn("image_rate", f"more than {fps:g} camera frames per second")
+            return
+        try:
+            data = base64.b64decode(message.data, validate=True)
+        except (binascii.Error, ValueError):
+            await self.error("bad_image", "the image data is not valid base64")
+            return
+        if self._face_task is not None and not self._face_task.done():
+            return  # a frame is being read: keep the camera's pace without a backlog
+        self._face_task = asyncio.create_task(self._read_face(data))
+
+    async def _read_face(self, data: bytes) -> None:
+        try:
+            image, reading = await asyncio.to_thread(self.server.read_face, data)
+        except AttuneError as exc:
+            await self.error(exc.code, str(exc))
+            return
+        self._image = (image, time.monotonic())
+        if self._tracker is None:
+            from modalities.face.tracker import FaceTracker
+
+            self._tracker = FaceTracker.from_settings(self.settings)
+        smoothed = self._tracker.update(reading, time.monotonic())
+        await self.send(p.FaceReadingMessage(face=smoothed))
+
+
+def _encode_audio(audio: Audio, wire_format: str) -> tuple[bytes, int]:
+    """Reply audio in the session's wire format, and its sample rate."""
+    from modalities import audio as codec
+
+    if wire_format == "wav":
+        return codec.to_wav(audio), audio.sample_rate
+    if wire_format == "opus":
+        return codec.to_ogg_opus(audio), codec.OPUS_RATE
+    return codec.to_pcm16(audio), audio.sample_rate

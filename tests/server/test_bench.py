@@ -1,0 +1,21 @@
+"""The load benchmark runs end to end (tiny: a few sessions for a second, the fake LLM)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent import load_settings
+from agent.bench_server import run_server_bench
+
+pytestmark = pytest.mark.slow
+
+
+def test_server_bench_reports_throughput_latency_and_no_errors(tmp_path: Path):
+    settings = load_settings(paths={"state_dir": tmp_path})
+    figures = run_server_bench(settings, sessions=(3,), seconds=1.0, fake_llm=True)
+    run = figures["sessions"]["3"]
+    assert run["errors"] == 0 and run["turns"] >= 3
+    assert run["turns_per_s"] > 0 and run["latency_ms"]["p95"] >= run["latency_ms"]["p50"] > 0
+    assert figures["llm"] == "canned (fake)"
