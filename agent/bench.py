@@ -32,7 +32,8 @@ MESSAGES = (
 )
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (linear interpolation), shared by every benchmark."""
     ordered = sorted(values)
     k = (len(ordered) - 1) * q
     lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
@@ -92,12 +93,12 @@ def run_bench(settings: AttuneSettings, turns: int = 20) -> dict[str, Any]:
         "reply_candidates": settings.llm.candidates,
         "load_s": round(load_s, 2),
         "turn_latency_ms": {
-            "p50": round(_percentile(latencies, 0.5), 1),
-            "p95": round(_percentile(latencies, 0.95), 1),
+            "p50": round(percentile(latencies, 0.5), 1),
+            "p95": round(percentile(latencies, 0.95), 1),
             "mean": round(statistics.fmean(latencies), 1),
             "max": round(max(latencies), 1),
         },
-        "stage_ms_p50": {k: round(_percentile(v, 0.5), 1) for k, v in sorted(stages.items())},
+        "stage_ms_p50": {k: round(percentile(v, 0.5), 1) for k, v in sorted(stages.items())},
         "llm_tokens_per_s": round(pieces / gen_s, 1) if gen_s else None,
         "embedder_sentences_per_s": round(len(sentences) / embed_s, 1),
         "text_emotion_ms_per_text": round(emotion_ms, 2),

@@ -24,6 +24,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from agent.bench import percentile
 from agent.settings import AttuneSettings
 
 #: What simulated users say in the voice benchmark (written by the project).
@@ -36,17 +37,10 @@ UTTERANCES = (
 )
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
 def _summary(values: list[float]) -> dict[str, float]:
     return {
-        "p50": round(_pct(values, 0.5), 1),
-        "p95": round(_pct(values, 0.95), 1),
+        "p50": round(percentile(values, 0.5), 1),
+        "p95": round(percentile(values, 0.95), 1),
         "mean": round(statistics.fmean(values), 1),
     }
 
@@ -157,7 +151,7 @@ def run_voice_bench(settings: AttuneSettings, turns: int = 10) -> dict[str, Any]
             "endpoint_ms": _summary(endpoint) if endpoint else None,
             "processing_ms": _summary(processing) if processing else None,
             "speech_end_to_first_audio_ms": _summary(total) if total else None,
-            "stage_ms_p50": {k: round(_pct(v, 0.5), 1) for k, v in sorted(stages.items())},
+            "stage_ms_p50": {k: round(percentile(v, 0.5), 1) for k, v in sorted(stages.items())},
         },
     }
 

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from agent.bench import MESSAGES, _percentile
+from agent.bench import MESSAGES, percentile
 from agent.llm.base import LLM
 from agent.settings import AttuneSettings
 from modalities.types import ChatMessage, GenerationParams
@@ -142,7 +142,7 @@ async def _load(url: str, clients: int, seconds: float) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
 
     def ms(values: list[float], q: float) -> float | None:
-        return round(_percentile(values, q) * 1000, 1) if values else None
+        return round(percentile(values, q) * 1000, 1) if values else None
 
     return {
         "turns": len(latencies),
