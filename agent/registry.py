@@ -122,6 +122,12 @@ REGISTRY: dict[str, dict[str, BackendSpec]] = {
             extra="speech",
             requires=("hibari", "onnxruntime"),
         ),
+        "piper": BackendSpec(
+            "modalities.voice.piper_tts:PiperTTS",
+            "Piper voices with phoneme alignments (GPL-3.0, optional: never installed by default)",
+            extra="piper",
+            requires=("piper", "onnxruntime"),
+        ),
     },
     "face": {
         "tflite": BackendSpec(
