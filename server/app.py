@@ -7,8 +7,11 @@ connection is served by a :class:`server.session.Connection`.
 
 HTTP requests that are not websocket upgrades are answered in ``process_request``: files under
 ``server/static/`` (``/`` is ``index.html``, ``/kiosk`` is ``kiosk.html``), rendered videos under
-``/video/<random id>.mp4`` while they are fresh, and ``/healthz``. Paths are resolved inside the
-static folder and anything else (``..``, hidden files, symlinks out) is a 404.
+``/video/<random id>.mp4`` while they are fresh, ``/healthz``, and ``/avatar/rig.json``
+(``?style=portrait|cartoon``, default the configured avatar): the avatar rig the kiosk page
+draws with (:mod:`modalities.avatar.rig_export`), built once per style off the event loop.
+Paths are resolved inside the static folder and anything else (``..``, hidden files, symlinks
+out) is a 404.
 
 Handshakes are checked before upgrading: the token (401), the Origin (403). Use
 :func:`serve` (async) or :func:`run_server` (blocking, what ``attune serve`` calls).
@@ -24,12 +27,12 @@ import mimetypes
 import secrets
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import formatdate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.asyncio.server import serve as ws_serve
@@ -147,6 +150,8 @@ class AttuneServer:
         self.connections = 0
         #: The owner id of each connection's token, from the handshake to the handler.
         self._owners: weakref.WeakKeyDictionary[ServerConnection, str] = weakref.WeakKeyDictionary()
+        #: ``/avatar/rig.json`` answers per style: (status, body), built once each.
+        self._rigs: dict[str, asyncio.Future[tuple[int, bytes]]] = {}
 
     # --- used by connections ------------------------------------------------------------------
 
@@ -217,11 +222,16 @@ class AttuneServer:
             self.connections -= 1
             log.info("connection closed (%d open)", self.connections)
 
-    def process_request(self, ws: ServerConnection, request: Request) -> Response | None:
+    def process_request(
+        self, ws: ServerConnection, request: Request
+    ) -> Response | Awaitable[Response] | None:
         """Check a websocket handshake, or answer a plain HTTP request."""
-        path = urlsplit(request.path).path
+        url = urlsplit(request.path)
+        path = url.path
         upgrade = "websocket" in request.headers.get("Upgrade", "").lower()
         if not upgrade:
+            if path == "/avatar/rig.json":
+                return self._avatar_rig(parse_qs(url.query).get("style", [""])[0])
             return self._http(path)
         if path not in WS_PATHS:
             return _response(404, b"not found\n", "text/plain; charset=utf-8")
@@ -256,6 +266,41 @@ class AttuneServer:
             mimetypes.guess_type(file.name)[0] or "application/octet-stream"
         )
         return _response(200, file.read_bytes(), content_type)
+
+    async def _avatar_rig(self, style: str) -> Response:
+        """The avatar rig of ``style`` (``""``: the configured one) as JSON, or a JSON error."""
+        from modalities.avatar.rig_export import STYLES
+
+        style = style or self.settings.backends.avatar
+        if style not in STYLES:
+            body = json.dumps(
+                {"code": "bad_style", "message": f"style must be one of {', '.join(STYLES)}"}
+            ).encode()
+            return _response(400, body, "application/json")
+        task = self._rigs.get(style)
+        if task is None:
+            task = asyncio.ensure_future(asyncio.to_thread(self._build_rig, style))
+            self._rigs[style] = task
+        status, body = await asyncio.shield(task)
+        if status == 500 and self._rigs.get(style) is task:  # unexpected: retry next time
+            del self._rigs[style]
+        cache = "max-age=600" if status == 200 else "no-cache"
+        return _response(status, body, "application/json", cache_control=cache)
+
+    def _build_rig(self, style: str) -> tuple[int, bytes]:
+        """Blocking: the rig JSON of ``style``, 422 with the code when the portrait is unusable."""
+        from modalities.avatar.rig_export import rig_json
+        from modalities.errors import InputError
+
+        try:
+            return 200, json.dumps(rig_json(self.settings, style), separators=(",", ":")).encode()
+        except InputError as exc:
+            log.warning("avatar rig %s unavailable: %s", style, exc.code)
+            return 422, json.dumps({"code": exc.code, "message": str(exc)}).encode()
+        except Exception:
+            log.exception("avatar rig %s failed", style)
+            body = {"code": "internal_error", "message": "the avatar rig could not be built"}
+            return 500, json.dumps(body).encode()
 
     def _static_file(self, path: str) -> Path | None:
         """The static file a URL path names, only if it lies inside the static folder."""
@@ -301,15 +346,28 @@ class AttuneServer:
             self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _response(status: int, body: bytes, content_type: str) -> Response:
-    reason = {200: "OK", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}[status]
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    422: "Unprocessable Content",
+    500: "Internal Server Error",
+}
+
+
+def _response(
+    status: int, body: bytes, content_type: str, *, cache_control: str = "no-cache"
+) -> Response:
+    reason = _REASONS[status]
     headers = Headers(
         [
             ("Date", formatdate(usegmt=True)),
             ("Connection", "close"),
             ("Content-Type", content_type),
             ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-cache"),
+            ("Cache-Control", cache_control),
             ("X-Content-Type-Options", "nosniff"),
             ("Referrer-Policy", "no-referrer"),
             ("Content-Security-Policy", _CSP),

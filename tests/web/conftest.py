@@ -1,4 +1,4 @@
-"""Browser tests of the web pages: a real ``attune serve`` and Debian's Chromium driven by Playwright.
+"""Browser tests of the web pages: a real ``attune serve`` and Debian's Chromium, by Playwright.
 
 The server is the real one (``attune serve`` in a subprocess, the default models, a throwaway
 state folder), started once for the test session. Each test launches its own headless Chromium
@@ -13,6 +13,7 @@ screenshots`` points it at ``docs/images`` to refresh the pictures the README sh
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -159,7 +160,9 @@ def _speech_file(folder: Path, name: str, silence_s: float) -> SpeechFile:
     samples = np.concatenate([np.zeros(int(0.3 * rate)), speech, np.zeros(int(silence_s * rate))])
     path = folder / f"{name}.wav"
     _write_wav(path, samples.astype(np.float32), rate)
-    return SpeechFile(path, speech_seconds=0.3 + len(speech) / rate, total_seconds=len(samples) / rate)
+    return SpeechFile(
+        path, speech_seconds=0.3 + len(speech) / rate, total_seconds=len(samples) / rate
+    )
 
 
 @pytest.fixture(scope="session")
@@ -248,9 +251,7 @@ class BrowserPage:
 
 
 @pytest.fixture
-def open_page(
-    playwright: Any, attune_server: WebServer
-) -> Iterator[Callable[..., Any]]:
+def open_page(playwright: Any, attune_server: WebServer) -> Iterator[Callable[..., Any]]:
     """``open_page(path, *, audio=None, video=None, expect_errors=(), viewport=...)``: a Playwright
     ``Page`` of ``attune_server.url + path`` in a fresh headless Chromium whose fake microphone
     plays ``audio`` (a WAV path) and fake camera shows ``video`` (a Y4M path).
@@ -275,9 +276,7 @@ def open_page(
             args.append(f"--use-file-for-fake-audio-capture={audio}")
         if video is not None:
             args.append(f"--use-file-for-fake-video-capture={video}")
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=args
-        )
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
         context = browser.new_context(
             viewport={"width": viewport[0], "height": viewport[1]},
             permissions=["microphone", "camera"],
@@ -300,10 +299,8 @@ def open_page(
     problems = []
     for item in opened:
         problems += item.console.unexpected()
-        try:
+        with contextlib.suppress(Exception):  # a browser that already died is closed
             item.browser.close()
-        except Exception:  # a browser that already died is closed
-            pass
     assert not problems, "console errors on the page:\n" + "\n".join(problems)
 
 
