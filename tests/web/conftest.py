@@ -184,6 +184,20 @@ def kiosk_wav(media_dir: Path) -> SpeechFile:
     return _speech_file(media_dir, "kiosk", silence_s=30.0)
 
 
+@pytest.fixture(scope="session")
+def once_wav(media_dir: Path) -> SpeechFile:
+    """The sentence then 150 s of silence: one utterance per test (the loop comes back late)."""
+    return _speech_file(media_dir, "once", silence_s=150.0)
+
+
+@pytest.fixture(scope="session")
+def silent_wav(media_dir: Path) -> Path:
+    """10 s of digital silence: a microphone that hears nothing."""
+    path = media_dir / "silence.wav"
+    _write_wav(path, np.zeros(16000 * 10, np.float32), 16000)
+    return path
+
+
 def write_y4m(path: Path, frames: Sequence[np.ndarray], fps: int = 10) -> Path:
     """Write RGB frames (same even size) as a 4:2:0 Y4M video, what Chromium's fake camera reads."""
     import cv2
@@ -252,7 +266,8 @@ class BrowserPage:
 
 @pytest.fixture
 def open_page(playwright: Any, attune_server: WebServer) -> Iterator[Callable[..., Any]]:
-    """``open_page(path, *, audio=None, video=None, expect_errors=(), viewport=...)``: a Playwright
+    """``open_page(path, *, audio=None, video=None, expect_errors=(), viewport=...,
+    reduced_motion="no-preference")``: a Playwright
     ``Page`` of ``attune_server.url + path`` in a fresh headless Chromium whose fake microphone
     plays ``audio`` (a WAV path) and fake camera shows ``video`` (a Y4M path).
 
@@ -268,6 +283,7 @@ def open_page(playwright: Any, attune_server: WebServer) -> Iterator[Callable[..
         video: Path | None = None,
         expect_errors: Sequence[str] = (),
         viewport: tuple[int, int] = (1280, 860),
+        reduced_motion: str = "no-preference",
     ) -> Any:
         args = list(CHROMIUM_FLAGS)
         if isinstance(audio, SpeechFile):
@@ -280,6 +296,7 @@ def open_page(playwright: Any, attune_server: WebServer) -> Iterator[Callable[..
         context = browser.new_context(
             viewport={"width": viewport[0], "height": viewport[1]},
             permissions=["microphone", "camera"],
+            reduced_motion=reduced_motion,
         )
         page = context.new_page()
         console = ConsoleLog(expected=[re.compile(p) for p in expect_errors])

@@ -338,3 +338,42 @@ def test_player_schedules_gap_free_and_flushes_at_once(open_page: Any) -> None:
     assert r["turn"] == "t2"
     assert r["endPlaying"] is False
     assert abs(r["endPlayed"] - 0.5) < 0.02
+
+
+def test_open_microphone_turn_is_cut_by_the_servers_vad(open_page: Any, once_wav: Any) -> None:
+    """Open microphone: no button to hold; the server's VAD ends the utterance by itself and
+    the transcript is answered. Turning it off releases the microphone."""
+    page = open_page("/", audio=once_wav)
+    _ready(page)
+    open_mic = page.get_by_role("button", name="Open microphone", exact=True)
+    open_mic.click()
+    expect(open_mic).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#mic-indicator")).to_have_attribute("data-on", "true", timeout=10_000)
+    expect(page.locator("li.msg-user").last).to_contain_text("job", timeout=TURN_MS)
+    reply = _wait_reply_done(page)
+    assert len(reply.locator(".bubble-text").inner_text().strip()) > 10
+    # the microphone stayed open for the next utterance
+    assert page.locator("#mic-indicator").get_attribute("data-on") == "true"
+    open_mic.click()
+    expect(open_mic).to_have_attribute("aria-pressed", "false")
+    expect(page.locator("#mic-indicator")).to_have_attribute("data-on", "false", timeout=5_000)
+    expect(page.locator("li.msg-user")).to_have_count(1)
+
+
+def test_typing_while_attune_speaks_interrupts_it(open_page: Any) -> None:
+    """Barge-in by typing: a message sent while the reply plays stops the playback at once,
+    marks that reply interrupted (with what was heard) and is answered in turn."""
+    page = open_page("/")
+    _ready(page)
+    _send(page, SAD)
+    body = page.locator("body")
+    expect(body).to_have_attribute("data-playing", "true", timeout=TURN_MS)
+    page.wait_for_timeout(1000)
+    _send(page, "Sorry, can I say something?")
+    first = page.locator("li.msg-bot").first
+    expect(first).to_have_attribute("data-status", "interrupted", timeout=2_000)
+    expect(page.locator("li.msg-user")).to_have_count(2)
+    expect(page.locator("li.msg-bot")).to_have_count(2, timeout=TURN_MS)
+    second = _wait_reply_done(page)
+    assert len(second.locator(".bubble-text").inner_text().strip()) > 10
+    expect(first.locator(".note-interrupted")).to_contain_text("You heard", timeout=TURN_MS)

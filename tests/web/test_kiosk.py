@@ -16,7 +16,12 @@ from typing import Any
 import pytest
 
 from server.client import SyncAttuneClient
-from tests.web.conftest import SpeechFile, WebServer, _speech_file
+from tests.web.conftest import SpeechFile, WebServer
+
+pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.slow
 
 TURN_MS = 120_000
 
@@ -46,29 +51,17 @@ SAMPLE_MOUTH = """async ([count, gapMs]) => {
 }"""
 
 
-def expect() -> Any:
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect
-
-
 def mouth_motion(page: Any, count: int = 12, gap_ms: int = 80) -> float:
     diffs = page.evaluate(SAMPLE_MOUTH, [count, gap_ms])
     return float(sum(diffs) / len(diffs))
 
 
 def wait_for_style(page: Any, style: str) -> None:
-    expect()(page.locator("body")).to_have_attribute("data-avatar", style, timeout=60_000)
+    expect(page.locator("body")).to_have_attribute("data-avatar", style, timeout=60_000)
 
 
 def caption(page: Any, which: str) -> str:
     return str(page.locator(f"#caption-{which}-text").text_content() or "")
-
-
-@pytest.fixture(scope="module")
-def quiet_wav(media_dir: Path) -> SpeechFile:
-    """The sentence then 150 s of silence: one utterance only (for the slow video test)."""
-    return _speech_file(media_dir, "kiosk-once", silence_s=150.0)
 
 
 def test_the_kiosk_speaks_a_reply_in_sync_with_its_audio(
@@ -78,7 +71,7 @@ def test_the_kiosk_speaks_a_reply_in_sync_with_its_audio(
     body = page.locator("body")
     wait_for_style(page, "portrait")
     idle = mouth_motion(page)
-    expect()(body).to_have_attribute("data-playing", "true", timeout=TURN_MS)
+    expect(body).to_have_attribute("data-playing", "true", timeout=TURN_MS)
     assert body.get_attribute("data-state") == "speaking"
     speaking = mouth_motion(page)
     screenshot(page, "kiosk")
@@ -88,8 +81,8 @@ def test_the_kiosk_speaks_a_reply_in_sync_with_its_audio(
     assert page.locator("#cam-indicator").get_attribute("data-on") == "true"
     assert speaking > 1.0 and speaking > 3 * idle, (speaking, idle)
     # the reply ends and the kiosk listens again
-    expect()(body).to_have_attribute("data-playing", "false", timeout=TURN_MS)
-    expect()(body).to_have_attribute("data-state", "listening")
+    expect(body).to_have_attribute("data-playing", "false", timeout=TURN_MS)
+    expect(body).to_have_attribute("data-state", "listening")
 
 
 def test_the_kiosk_forgets_the_conversation_after_the_idle_timeout(
@@ -97,15 +90,15 @@ def test_the_kiosk_forgets_the_conversation_after_the_idle_timeout(
 ) -> None:
     page = open_page("/kiosk?autostart=1&idle=3", audio=kiosk_wav)
     body = page.locator("body")
-    expect()(body).to_have_attribute("data-session", re.compile(r"^[0-9a-f]{8,}$"))
+    expect(body).to_have_attribute("data-session", re.compile(r"^[0-9a-f]{8,}$"))
     first = body.get_attribute("data-session")
-    expect()(page.locator("#caption-reply-text")).not_to_be_empty(timeout=TURN_MS)
-    expect()(body).to_have_attribute("data-playing", "true", timeout=TURN_MS)
-    expect()(body).to_have_attribute("data-playing", "false", timeout=TURN_MS)
+    expect(page.locator("#caption-reply-text")).not_to_be_empty(timeout=TURN_MS)
+    expect(body).to_have_attribute("data-playing", "true", timeout=TURN_MS)
+    expect(body).to_have_attribute("data-playing", "false", timeout=TURN_MS)
     # back to attract with a new session (autostart listens again) and nothing shown
-    expect()(body).not_to_have_attribute("data-session", first, timeout=30_000)
-    expect()(body).to_have_attribute("data-state", "attract")
-    expect()(body).to_have_attribute("data-session", re.compile(r"^[0-9a-f]{8,}$"))
+    expect(body).not_to_have_attribute("data-session", first, timeout=30_000)
+    expect(body).to_have_attribute("data-state", "attract")
+    expect(body).to_have_attribute("data-session", re.compile(r"^[0-9a-f]{8,}$"))
     assert caption(page, "user") == caption(page, "reply") == ""
     assert page.locator("#caption-user").is_hidden()
     assert page.locator("#caption-reply").is_hidden()
@@ -129,7 +122,7 @@ def test_the_cartoon_style_speaks_too(
     body = page.locator("body")
     wait_for_style(page, "cartoon")
     idle = mouth_motion(page)
-    expect()(body).to_have_attribute("data-playing", "true", timeout=TURN_MS)
+    expect(body).to_have_attribute("data-playing", "true", timeout=TURN_MS)
     speaking = mouth_motion(page)
     screenshot(page, "kiosk-cartoon")
     assert speaking > 1.0 and speaking > 3 * idle, (speaking, idle)
@@ -140,7 +133,7 @@ def test_the_kiosk_recovers_from_a_dropped_connection(
 ) -> None:
     page = open_page("/kiosk?autostart=1", audio=kiosk_wav)
     body = page.locator("body")
-    expect()(body).to_have_attribute("data-session", re.compile(r"^[0-9a-f]{8,}$"))
+    expect(body).to_have_attribute("data-session", re.compile(r"^[0-9a-f]{8,}$"))
     session = body.get_attribute("data-session")
     page.evaluate(
         """() => {
@@ -150,24 +143,24 @@ def test_the_kiosk_recovers_from_a_dropped_connection(
         }"""
     )
     assert page.evaluate("() => window.attuneKiosk.dropConnection()")
-    expect()(page.locator("#status")).to_have_text(re.compile("Reconnecting"), timeout=5_000)
+    expect(page.locator("#status")).to_have_text(re.compile("Reconnecting"), timeout=5_000)
     page.wait_for_function("() => window.attuneKiosk.connectionState === 'open'")
     assert "reconnecting" in page.evaluate("() => window.seenStates")
     assert body.get_attribute("data-session") == session
     # usable: the microphone stream was reopened on the new socket and a turn comes through
-    expect()(body).to_have_attribute("data-playing", "true", timeout=TURN_MS)
+    expect(body).to_have_attribute("data-playing", "true", timeout=TURN_MS)
     assert body.get_attribute("data-session") == session
     assert len(caption(page, "reply")) > 10
 
 
 def test_the_video_fallback_plays_the_server_rendered_mp4(
-    open_page: Any, quiet_wav: SpeechFile
+    open_page: Any, once_wav: SpeechFile
 ) -> None:
-    page = open_page("/kiosk?autostart=1&video=1", audio=quiet_wav)
+    page = open_page("/kiosk?autostart=1&video=1", audio=once_wav)
     body = page.locator("body")
     video = page.locator("#avatar-video")
-    expect()(video).to_have_attribute("src", re.compile(r"^/video/[\w-]+\.mp4$"), timeout=240_000)
-    expect()(body).to_have_attribute("data-playing", "true")
+    expect(video).to_have_attribute("src", re.compile(r"^/video/[\w-]+\.mp4$"), timeout=240_000)
+    expect(body).to_have_attribute("data-playing", "true")
     assert video.is_visible() and page.locator("#avatar").is_hidden()
     page.wait_for_function(
         "() => { const v = document.getElementById('avatar-video');"
@@ -175,3 +168,43 @@ def test_the_video_fallback_plays_the_server_rendered_mp4(
         timeout=30_000,
     )
     assert len(caption(page, "reply")) > 10
+
+
+def test_the_kiosk_starts_from_the_keyboard_and_respects_reduced_motion(
+    open_page: Any, silent_wav: Path
+) -> None:
+    """Without autostart the kiosk waits in its attract state with the devices off; any key
+    starts it (microphone and camera on, listening). With prefers-reduced-motion the idle face
+    keeps its blinks but its head does not drift, and the attract animation is off."""
+    page = open_page("/kiosk", audio=silent_wav, reduced_motion="reduce")
+    body = page.locator("body")
+    wait_for_style(page, "portrait")
+    expect(body).to_have_attribute("data-state", "attract")
+    expect(page.locator("#start")).to_be_visible()
+    assert page.locator("#mic-indicator").get_attribute("data-on") == "false"
+    assert page.locator("#cam-indicator").get_attribute("data-on") == "false"
+    animation = page.locator(".attract-title").evaluate(
+        "(el) => getComputedStyle(el).animationName"
+    )
+    assert animation == "none"
+    head = """() => {
+      const a = window.attuneKiosk.avatar;
+      let most = 0;
+      for (let t = 0; t < 20; t += 0.37) {
+        const c = a.neutralCue(t);
+        most = Math.max(most, Math.abs(c.head_yaw), Math.abs(c.head_pitch), Math.abs(c.head_roll));
+      }
+      return most;
+    }"""
+    assert page.evaluate(head) == 0
+    # the same face with motion allowed drifts by a few degrees
+    page.evaluate("() => { window.attuneKiosk.avatar.reducedMotion = false; }")
+    assert page.evaluate(head) > 0.5
+    page.evaluate("() => { window.attuneKiosk.avatar.reducedMotion = true; }")
+
+    page.keyboard.press("Enter")
+    expect(body).to_have_attribute("data-state", "listening", timeout=30_000)
+    expect(page.locator("#mic-indicator")).to_have_attribute("data-on", "true")
+    expect(page.locator("#cam-indicator")).to_have_attribute("data-on", "true", timeout=10_000)
+    expect(page.locator("#start")).to_be_hidden()
+    expect(body).to_have_attribute("data-session", re.compile(r"^[0-9a-f]{8,}$"))

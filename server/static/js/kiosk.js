@@ -387,7 +387,7 @@ function tick(now) {
     const dt = Math.min(0.25, (now - lastTick) / 1000);
     const t = player.replyTime();
     let cue = t >= 0 ? timeline.at(t) : null;
-    if (cue && reducedMotionQuery.matches) cue = { ...cue, head_yaw: 0, head_pitch: 0 };
+    if (cue && reducedMotionQuery.matches) cue = { ...cue, head_yaw: 0, head_pitch: 0, head_roll: 0 };
     const idle = avatar.neutralCue(now / 1000);
     // speech is shown frame-exact; back at rest the face eases over ~0.15 s
     shown = cue || (shown ? blendCue(shown, idle, 1 - Math.exp(-dt / 0.15)) : idle);
