@@ -22,6 +22,14 @@ EXPECT = {
     "06_voice_turn.py": ["heard: I failed my driving test", "[audio.chunk]", "reply:", "voice "],
     "08_avatar.py": ["[avatar.cues]", "[avatar.video]", "reply:", "cartoon still:"],
     "09_server_client.py": ["events: turn.queued perception", "reply:", "resumed", "2 messages"],
+    "10_web_pages.py": [
+        "reply:",
+        "fused: Overall:",
+        "strategy:",
+        "kiosk avatar: portrait",
+        "kiosk state: attract",
+        "screenshots: chat.png, kiosk.png",
+    ],
     "07_face_and_fusion.py": [
         "label=happy",
         "incongruent: True",

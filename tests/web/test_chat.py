@@ -377,3 +377,24 @@ def test_typing_while_attune_speaks_interrupts_it(open_page: Any) -> None:
     second = _wait_reply_done(page)
     assert len(second.locator(".bubble-text").inner_text().strip()) > 10
     expect(first.locator(".note-interrupted")).to_contain_text("You heard", timeout=TURN_MS)
+
+
+def test_the_space_bar_holds_to_talk(open_page: Any, speech_wav: Any) -> None:
+    """Keyboard operable: holding Space (outside the message box) is the push-to-talk button."""
+    page = open_page("/", audio=speech_wav)
+    _ready(page)
+    page.get_by_role("button", name=re.compile("Hold to talk")).focus()
+    page.keyboard.down(" ")
+    expect(page.locator("body")).to_have_attribute("data-state", "listening", timeout=10_000)
+    expect(page.locator("#mic")).to_have_attribute("aria-pressed", "true")
+    page.wait_for_timeout(int((speech_wav.speech_seconds + 1.0) * 1000))
+    page.keyboard.up(" ")
+    expect(page.locator("#mic-indicator")).to_have_attribute("data-on", "false", timeout=5_000)
+    expect(page.locator("li.msg-user").last).to_contain_text("job", timeout=TURN_MS)
+    _wait_reply_done(page)
+    # in the message box Space is a space
+    box = page.get_by_label("Message", exact=True)
+    box.focus()
+    page.keyboard.type("a b")
+    expect(box).to_have_value("a b")
+    assert page.locator("body").get_attribute("data-state") != "listening"

@@ -884,7 +884,8 @@ els.mic.addEventListener("pointerup", () => pttStop());
 els.mic.addEventListener("pointercancel", () => pttStop());
 els.mic.addEventListener("lostpointercapture", () => pttStop());
 els.mic.addEventListener("contextmenu", (event) => event.preventDefault());
-// Space/Enter on the focused button: hold to talk (the click that follows is ignored)
+// Holding Space (on the focused button, or anywhere outside a field) talks, like holding the
+// button; the click a button gets from the keyboard is ignored
 els.mic.addEventListener("click", (event) => event.preventDefault());
 
 function spaceTalks(target) {
