@@ -77,6 +77,11 @@ FIELD_CUES = (
 
 MOUTH_COLOUR = np.array([78, 32, 36], dtype=np.float32)
 TEETH_COLOUR = np.array([232, 226, 214], dtype=np.float32)
+#: The mouth paint fades in over this many face heights of jaw opening beyond the portrait's own.
+MOUTH_FADE = 0.03
+#: Opacity of the upper-teeth band, and its depth: min(of the lip gap, of the face height).
+TEETH_ALPHA = 0.85
+TEETH_DEPTH = (0.3, 0.025)
 
 
 def default_portrait() -> bytes:
@@ -453,12 +458,13 @@ def remap_torch(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, device:
 def _fill_mouth(frame: np.ndarray, dst: np.ndarray, rig: Rig | None) -> None:
     """Paint the inside of the displaced inner-lip contour as the jaw opens beyond the
     portrait's own pose: a dark interior with a band of upper teeth, antialiased. At rest the
-    portrait's own mouth shows; the paint fades in over the first ``0.03`` face heights."""
+    portrait's own mouth shows; the paint fades in over the first :data:`MOUTH_FADE` face
+    heights."""
     import cv2
 
     assert rig is not None
     gap = float(np.linalg.norm(dst[13] - dst[14]))
-    strength = float(np.clip((gap - rig.rest_gap) / (0.03 * rig.height), 0.0, 1.0))
+    strength = float(np.clip((gap - rig.rest_gap) / (MOUTH_FADE * rig.height), 0.0, 1.0))
     if strength <= 0.0:
         return
     contour = np.concatenate([dst[list(UPPER_INNER_LIP)], dst[list(LOWER_INNER_LIP)][::-1]])
@@ -470,12 +476,12 @@ def _fill_mouth(frame: np.ndarray, dst: np.ndarray, rig: Rig | None) -> None:
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
     cv2.fillPoly(mask, [np.round((contour - (x0, y0)) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
     upper = dst[list(UPPER_INNER_LIP)] - (x0, y0)
-    depth = np.array([0.0, min(0.3 * gap, 0.025 * rig.height)])
+    depth = np.array([0.0, min(TEETH_DEPTH[0] * gap, TEETH_DEPTH[1] * rig.height)])
     band = np.concatenate([upper, (upper + depth)[::-1]])
     teeth = np.zeros_like(mask)
     cv2.fillPoly(teeth, [np.round(band * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
     alpha = (mask.astype(np.float32) / 255.0)[..., None] * strength
-    teeth_a = (np.minimum(mask, teeth).astype(np.float32) / 255.0)[..., None] * 0.85
+    teeth_a = (np.minimum(mask, teeth).astype(np.float32) / 255.0)[..., None] * TEETH_ALPHA
     colour = MOUTH_COLOUR * (1 - teeth_a) + TEETH_COLOUR * teeth_a
     patch = frame[y0:y1, x0:x1].astype(np.float32)
     frame[y0:y1, x0:x1] = (patch * (1 - alpha) + colour * alpha).astype(np.uint8)

@@ -107,9 +107,9 @@ def portrait_rig_json(renderer: Any) -> dict[str, Any]:
             "lower_inner": list(pt.LOWER_INNER_LIP),
             "colour": [int(v) for v in pt.MOUTH_COLOUR],
             "teeth_colour": [int(v) for v in pt.TEETH_COLOUR],
-            "teeth_alpha": 0.85,
-            "fade": 0.03,
-            "teeth_depth": [0.3, 0.025],
+            "teeth_alpha": pt.TEETH_ALPHA,
+            "fade": pt.MOUTH_FADE,
+            "teeth_depth": list(pt.TEETH_DEPTH),
         },
     }
 
