@@ -147,13 +147,11 @@ const conn = new AttuneConnection({
 const ui = {
   micMode: null, // null | "push" | "open"
   pttHeld: false,
-  pttStarting: false,
   connectionLost: false,
   renderedSession: null,
   turns: [], // every turn record, in order
   byTurnId: new Map(),
   interrupted: new Set(), // turn ids whose audio must no longer play
-  faceTimer: null,
 };
 
 /** A turn as the page tracks it. */
@@ -171,7 +169,6 @@ function newTurn({ ref = null, kind = "text", text = null }) {
     botText: null,
     botNotes: null,
     inspector: null,
-    parts: {},
   };
   if (text !== null || kind !== "open") {
     addUserBubble(turn, text);
@@ -331,9 +328,19 @@ function finishTurn(turn) {
   updateState();
 }
 
-/** An inline note in the log that belongs to no turn (errors, connection news). */
-function systemNote(text, kind = "info") {
-  els.log.append(el("li", { class: `msg msg-system note-${kind}`, role: "note", text }));
+/**
+ * An inline note in the log that belongs to no reply (errors, connection news): under `after`
+ * (the message it is about) when that is on the page, else at the end. `code`: the error code.
+ */
+function systemNote(text, { kind = "error", code = null, after = null } = {}) {
+  const note = el("li", {
+    class: `msg msg-system note-${kind}`,
+    role: "note",
+    dataset: code ? { errorCode: code } : null,
+    text,
+  });
+  if (after && after.isConnected) after.after(note);
+  else els.log.append(note);
   els.emptyHint.hidden = true;
   scrollToEnd();
 }
@@ -512,7 +519,7 @@ conn.addEventListener("session", (event) => {
     if (t.status === "pending") {
       const note = "The connection dropped before this was answered. Please send it again.";
       if (t.botItem) addNote(t, note, "error");
-      else if (t.userItem) t.userItem.after(el("li", { class: "msg msg-system note-error", role: "note", text: note }));
+      else if (t.userItem) systemNote(note, { after: t.userItem });
       finishTurn(t);
     }
   }
@@ -685,14 +692,8 @@ function onError(msg) {
     return;
   }
   if (text) {
-    const note = el("li", { class: "msg msg-system note-error", role: "note", dataset: { errorCode: code } }, text);
-    if (turn && turn.status !== "done" && turn.userItem && turn.userItem.isConnected) {
-      turn.userItem.after(note); // under the message it is about
-    } else {
-      els.log.append(note);
-    }
-    els.emptyHint.hidden = true;
-    scrollToEnd();
+    const about = turn && turn.status !== "done" ? turn.userItem : null;
+    systemNote(text, { code, after: about });
   }
   if (turn && turn.status !== "done") finishTurn(turn);
   if (code === "empty_text") setHint(ERROR_TEXT.empty_text, "error");
@@ -855,9 +856,9 @@ async function pttStop() {
   if (turn.status === "recording") turn.status = "pending";
   if (!sent) {
     // the socket dropped while the button was held: the recording is lost
-    turn.userItem.after(
-      el("li", { class: "msg msg-system note-error", role: "note", text: "The connection dropped while you were speaking. Please try again." })
-    );
+    systemNote("The connection dropped while you were speaking. Please try again.", {
+      after: turn.userItem,
+    });
     finishTurn(turn);
   }
   if (turn.userText && turn.userText.classList.contains("placeholder")) turn.userText.textContent = "…";

@@ -258,6 +258,13 @@ function hideVideo() {
   render();
 }
 
+/** The reply caption follows turn `turnId`: a new turn starts it empty. */
+function showReplyOf(turnId) {
+  if (turnId === kiosk.replyTurn) return;
+  kiosk.replyTurn = turnId;
+  setCaption("reply", "");
+}
+
 function onMessage(conn, msg) {
   if (conn !== kiosk.conn) return;
   switch (msg.type) {
@@ -277,20 +284,14 @@ function onMessage(conn, msg) {
       kiosk.speakingSince = 0;
       break;
     case "perception":
-      if (msg.turn_id && msg.turn_id !== kiosk.replyTurn) {
-        kiosk.replyTurn = msg.turn_id;
-        setCaption("reply", "");
-      }
+      if (msg.turn_id) showReplyOf(msg.turn_id);
       if (msg.data && msg.data.transcript && typeof msg.data.transcript.text === "string") {
         setCaption("user", msg.data.transcript.text.trim());
       }
       touch();
       break;
     case "reply.delta":
-      if (msg.turn_id !== kiosk.replyTurn) {
-        kiosk.replyTurn = msg.turn_id;
-        setCaption("reply", "");
-      }
+      showReplyOf(msg.turn_id);
       setCaption("reply", ui.replyText.textContent + ((msg.data && msg.data.text) || ""));
       break;
     case "audio.chunk":
