@@ -273,6 +273,7 @@ def test_the_browser_draws_the_face_the_server_renderer_draws(
         return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
 
     table = [[mad(b, s) for s in server] for b in browser]
+    print(f"{style}: browser x server frame MAD", [[round(v, 2) for v in row] for row in table])
     for i, row in enumerate(table):
         assert row[i] < 3.0, (style, i, table)
         others = [v for j, v in enumerate(row) if j != i]
