@@ -1,8 +1,9 @@
 """``make bench``: latency, throughput and memory of the default text stack, written as JSON.
 
 Targets live here, never in timed test assertions. Figures: text-turn latency (p50/p95 over the
-turns, after one warm-up turn), LLM generation speed, embedder and text-emotion speed, load time
-and peak resident memory of the process.
+turns, after one warm-up turn), LLM generation speed, embedder and text-emotion speed, the safety
+detector's latency per message (one message at a time, with its context, as a turn calls it;
+target p50 <= 30 ms on 2 cores), load time and peak resident memory of the process.
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ MESSAGES = (
     "I moved to a new city and I don't know anyone here.",
     "I'm so angry at my brother for lying to me again.",
     "Thank you, talking about it actually helped a bit.",
+)
+#: Longer and riskier messages for the safety detector's latency (several sentences each).
+SAFETY_MESSAGES = (
+    "ok so work was awful again. my manager yelled at me in front of everyone and honestly i "
+    "feel like such a burden to my family since the pay cut. anyway how are you",
+    "I'm fine, really. It's just that I haven't slept since the funeral and I keep crying.",
+    "My boss is going to kill me when he sees this report, it's three days late.",
+    "yeah",
 )
 
 
@@ -82,6 +91,14 @@ def run_bench(settings: AttuneSettings, turns: int = 20) -> dict[str, Any]:
         for text in MESSAGES:
             bot.context.text_emotion.analyze(text)
         emotion_ms = (time.perf_counter() - t0) * 1000 / len(MESSAGES)
+
+        detector = bot.context.crisis_detector
+        context = [ChatMessage(role="assistant", content="That sounds hard. What happened?")]
+        safety_ms: list[float] = []
+        for text in [*MESSAGES, *SAFETY_MESSAGES] * 3:
+            t0 = time.perf_counter()
+            detector.assess(text, None, context)
+            safety_ms.append((time.perf_counter() - t0) * 1000)
     finally:
         bot.close()
 
@@ -102,6 +119,11 @@ def run_bench(settings: AttuneSettings, turns: int = 20) -> dict[str, Any]:
         "llm_tokens_per_s": round(pieces / gen_s, 1) if gen_s else None,
         "embedder_sentences_per_s": round(len(sentences) / embed_s, 1),
         "text_emotion_ms_per_text": round(emotion_ms, 2),
+        "safety_ms_per_message": {
+            "p50": round(percentile(safety_ms, 0.5), 2),
+            "p95": round(percentile(safety_ms, 0.95), 2),
+            "target_p50": 30.0,
+        },
         "peak_rss_mb": round(_peak_rss_mb(), 1),
     }
 

@@ -277,6 +277,10 @@ def _explain(result: dict[str, Any]) -> list[str]:
     if strategy:
         p = strategy["probabilities"][strategy["strategy"]]
         lines.append(f"strategy: {strategy['strategy']} (p={p:.2f}, planner {strategy['planner']})")
+    safety = result.get("safety")
+    if safety and safety.get("tier", "none") != "none":
+        category = str(safety.get("category") or "").replace("_", " ")
+        lines.append(f"safety: {safety['tier']} ({category}) | {safety.get('reason', '')}")
     appraisal = result.get("appraisal")
     if appraisal:
         src = appraisal["sources"]

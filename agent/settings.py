@@ -221,7 +221,8 @@ class SafetySettings(BaseModel):
     """Care and safety: crisis detection, the crisis resources shown, and session retention.
 
     Crisis replies cannot be switched off: ``enabled = false`` is rejected, so no configuration
-    silently removes them. Tune ``threshold`` (lower = more sensitive) or the resources instead.
+    silently removes them. Tune ``threshold`` (the concern tier; lower = more sensitive) or the
+    resources instead.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -233,8 +234,10 @@ class SafetySettings(BaseModel):
     locale: str = "en"
     #: A TOML resources table (same layout as ``agent/safety/data/resources.toml``, the default).
     resources_path: Path | None = None
-    #: Crisis-probability threshold of the embedding classifier; ``None`` means the one calibrated
-    #: on the project's example bank (cross-validated recall 0.95).
+    #: Concern threshold of the embedding classifier (on its risk probability, medical
+    #: emergencies aside; lower =
+    #: more turns end with a check-in question); ``None`` means the calibrated one. The crisis
+    #: thresholds per category are calibrated and not configurable.
     threshold: float | None = Field(default=None, gt=0.0, lt=1.0)
     #: Sessions untouched for longer are deleted when Attune starts (and by
     #: ``attune sessions prune``); 0 keeps them until forgotten.

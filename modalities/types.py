@@ -362,20 +362,32 @@ class CrisisResource(_Frozen):
     categories: tuple[CrisisCategory, ...] = ()
 
 
-class SafetyAssessment(_Frozen):
-    """The crisis check of one user message (``agent/safety``).
+#: The graded response: ``none``; ``concern`` (risk indicators without stated intent, plan or
+#: means: the normal reply plus a gentle, direct check-in); ``crisis`` (the safe reply).
+SafetyTier = Literal["none", "concern", "crisis"]
+SAFETY_TIERS: tuple[SafetyTier, ...] = ("none", "concern", "crisis")
 
-    ``crisis`` is the decision; ``category`` the most likely crisis category (``None`` when no
-    crisis); ``confidence`` in [0, 1] is the classifier's crisis probability, or 1.0 for a direct
-    phrase; ``matched_by`` says which parts fired (``pattern``, ``classifier``, ``follow_up``);
-    ``resources`` are the locale's resources for the category (only on a crisis).
+
+class SafetyAssessment(_Frozen):
+    """The safety check of one user message (``agent/safety``).
+
+    ``tier`` is the decision and ``crisis`` is ``tier == "crisis"``; ``category`` the crisis
+    category the risk is about (``None`` on ``none``); ``confidence`` in [0, 1] is the
+    classifier's risk probability, or higher for a direct phrase or an answer; ``matched_by``
+    says which parts fired (``pattern``, ``indicator``, ``classifier``, ``answer``,
+    ``follow_up``); ``reason`` says why, in words, without the message's text; ``check_in`` is
+    the question that ends the reply on ``concern``; ``resources`` are the locale's resources
+    for the category (only on a crisis).
     """
 
+    tier: SafetyTier = "none"
     crisis: bool
     category: CrisisCategory | None = None
     confidence: float = Field(ge=0.0, le=1.0)
     scores: dict[str, float] = Field(default_factory=dict)
     matched_by: tuple[str, ...] = ()
+    reason: str = ""
+    check_in: str | None = None
     locale: str = ""
     resources: tuple[CrisisResource, ...] = ()
 
@@ -431,6 +443,7 @@ class TurnResult(_Frozen):
 
 EventType = Literal[
     "perception",
+    "safety",
     "crisis",
     "appraisal",
     "strategy",
@@ -445,9 +458,11 @@ EventType = Literal[
 class TurnEvent(_Frozen):
     """One streamed event of a turn, in the order the graph produces them.
 
-    ``perception``+ -> ``appraisal`` -> ``strategy`` -> ``reply.delta``* -> ``audio.chunk``*
-    -> ``reply.done``; on a crisis: ``perception``+ -> ``crisis`` -> ``strategy`` (overridden)
-    -> ``reply.delta`` -> ``audio.chunk``* -> ``reply.done``. There is one ``perception`` event
+    ``perception``+ -> ``safety`` -> ``appraisal`` -> ``strategy`` -> ``reply.delta``* ->
+    ``audio.chunk``* -> ``reply.done``; on a crisis: ``perception``+ -> ``safety`` -> ``crisis``
+    -> ``strategy`` (overridden) -> ``reply.delta`` -> ``audio.chunk``* -> ``reply.done``.
+    ``safety`` (every text turn) carries ``tier`` (none / concern / crisis), ``category``,
+    ``reason`` and ``matched_by``; on concern the reply ends with the check-in question. There is one ``perception`` event
     per modality present (keys ``transcript`` + ``speech_emotion``, ``text_emotion``,
     ``face``), then one with the fused ``affect``. ``crisis`` carries ``category``,
     ``confidence`` and ``resources``. ``audio.chunk`` (only when speech was asked for) holds a

@@ -174,7 +174,7 @@ class TurnQueued(_ServerMessage):
 
 
 TurnEventType = Literal[
-    "perception", "crisis", "appraisal", "strategy", "reply.delta", "reply.done", "avatar.cues"
+    "perception", "safety", "crisis", "appraisal", "strategy", "reply.delta", "reply.done", "avatar.cues"
 ]
 
 
@@ -183,7 +183,7 @@ class TurnEventMessage(_ServerMessage):
 
     ``data`` is the event's payload as the engine defines it (``modalities.types.TurnEvent``):
     ``perception`` (``text_emotion`` / ``transcript`` + ``speech_emotion`` / ``face`` /
-    ``affect``), ``crisis``, ``appraisal``, ``strategy``, ``reply.delta`` (``text``),
+    ``affect``), ``safety`` (``tier``, ``category``, ``reason``), ``crisis``, ``appraisal``, ``strategy``, ``reply.delta`` (``text``),
     ``reply.done`` (``text`` and the whole ``result``), ``avatar.cues`` (``cues``). Event types
     added to the engine later are forwarded the same way.
     """

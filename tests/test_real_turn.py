@@ -22,7 +22,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Attune]:
 def test_sad_turn_end_to_end(bot: Attune) -> None:
     events = list(bot.stream_turn("My dog died yesterday.", "real-1"))
     types = [e.type for e in events]
-    assert types[:4] == ["perception", "perception", "appraisal", "strategy"]
+    assert types[:5] == ["perception", "perception", "safety", "appraisal", "strategy"]
     assert types[-1] == "reply.done"
     result = bot.history("real-1")
     assert [m.role for m in result] == ["user", "assistant"]

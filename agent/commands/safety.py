@@ -23,6 +23,24 @@ def register(groups: Any) -> None:
         type=Path,
         help='JSONL lines {"text", "crisis", "category"} (default: the shipped evaluation set)',
     )
+    ev.add_argument(
+        "--conversations",
+        type=Path,
+        help="ESConv dialogues (split JSONL or ESConv.json): every seeker message with the "
+        "dialogue before it; rates per tier and category, flagged messages listed for review",
+    )
+    ev.add_argument(
+        "--review",
+        type=Path,
+        help="with --conversations: hand verdicts by dialogue and turn (JSONL; default: the "
+        "shipped review of ESConv valid when that file is the one evaluated)",
+    )
+    ev.add_argument(
+        "--show-text",
+        action="store_true",
+        help="with --conversations: print each flagged message's text on stderr for review "
+        "(the JSON never holds it)",
+    )
     ev.add_argument("--json", type=Path, dest="json_out", help="write the full metrics here")
     ev.set_defaults(handler=cmd_eval_safety)
 
@@ -34,6 +52,23 @@ def register(groups: Any) -> None:
         type=Path,
         help="where to write the .npz (default: STATE_DIR/artifacts/safety_classifier.npz; "
         "agent/safety/data/classifier_minilm.npz replaces the shipped one)",
+    )
+    tr.add_argument(
+        "--goemotions",
+        type=Path,
+        help="GoEmotions train.tsv, the real-text negatives (default: DATA_DIR/goemotions)",
+    )
+    tr.add_argument(
+        "--esconv",
+        type=Path,
+        help="ESConv train.jsonl, whose seeker messages are the conversational negatives "
+        "(default: DATA_DIR/esconv/train.jsonl; the classifier is then CC BY-NC 4.0)",
+    )
+    tr.add_argument(
+        "--no-esconv",
+        action="store_true",
+        help="leave ESConv out: an Apache-2.0 classifier (bank + GoEmotions), with more false "
+        "alarms in conversation (see the closing figures in docs/ARCHITECTURE.md)",
     )
     tr.set_defaults(handler=cmd_train_safety)
 
@@ -59,18 +94,50 @@ def cmd_eval_safety(args: argparse.Namespace, settings: Any) -> int:
     from agent.safety.detector import EVAL_PATH, CrisisDetector
     from agent.safety.evaluation import evaluate_safety
 
-    data = args.data or EVAL_PATH
-    if not data.is_file():
-        raise InputError("not_found", f"data file not found: {data}")
     embedder = registry.create("embedder", settings.backends.embedder, settings)
     detector = CrisisDetector.from_settings(settings, embedder)
-    metrics = evaluate_safety(detector, data)
-    keys = ("n", "precision", "recall", "f1", "false_positive_rate", "per_category_recall")
-    print(json.dumps({k: metrics[k] for k in keys}))
+    if args.conversations is not None:
+        metrics = _eval_conversations(args, detector)
+    else:
+        data = args.data or EVAL_PATH
+        if not data.is_file():
+            raise InputError("not_found", f"data file not found: {data}")
+        metrics = evaluate_safety(detector, data)
+        keys = (
+            "n", "direct_crisis_recall", "indirect_caught", "concern_caught", "crisis_precision",
+            "recall", "false_positive_rate", "concern_rate_none", "per_category_recall",
+        )  # fmt: skip
+        print(json.dumps({k: metrics[k] for k in keys}))
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     return 0
+
+
+def _eval_conversations(args: argparse.Namespace, detector: Any) -> dict[str, Any]:
+    from agent.safety.evaluation import REVIEW_PATH, evaluate_conversations
+
+    path: Path = args.conversations
+    if not path.is_file():
+        raise InputError("not_found", f"conversations file not found: {path}")
+    review = args.review
+    if review is None and path.name == "valid.jsonl" and path.parent.name == "esconv":
+        review = REVIEW_PATH
+    if review is not None and not review.is_file():
+        raise InputError("not_found", f"review file not found: {review}")
+    metrics = evaluate_conversations(detector, path, review=review, with_text=args.show_text)
+    for row in metrics["flagged"]:
+        text = row.pop("text", None)
+        if args.show_text:
+            verdict = row.get("verdict", "unreviewed")
+            print(
+                f"{row['dialogue']}/{row['turn']}\t{row['tier']}\t{row['category']}\t"
+                f"[{verdict}]\t{row['reason']}\t{text}",
+                file=sys.stderr,
+            )
+    keys = ("n_dialogues", "n_messages", "per_tier", "rate_per_tier", "per_category", "review")
+    print(json.dumps({k: metrics[k] for k in keys if k in metrics}))
+    return metrics
 
 
 def cmd_train_safety(args: argparse.Namespace, settings: Any) -> int:
@@ -79,17 +146,28 @@ def cmd_train_safety(args: argparse.Namespace, settings: Any) -> int:
     from agent.safety.detector import PROBE_TEXTS, bank_digest, train_from_bank
 
     embedder = registry.create("embedder", settings.backends.embedder, settings)
-    classifier = train_from_bank(embedder, search=True)
+    negatives = args.goemotions or settings.paths.data_dir / "goemotions" / "train.tsv"
+    if not negatives.is_file():
+        raise InputError("not_found", f"GoEmotions train file not found: {negatives}")
+    conversations = None
+    if not args.no_esconv:
+        conversations = args.esconv or settings.paths.data_dir / "esconv" / "train.jsonl"
+        if not conversations.is_file():
+            raise InputError("not_found", f"ESConv train file not found: {conversations}")
+    classifier = train_from_bank(
+        embedder,
+        negatives=negatives,
+        conversations=conversations,
+        cache_dir=settings.paths.state_dir / "cache",
+    )
     out = args.out or settings.paths.state_dir / "artifacts" / "safety_classifier.npz"
     out.parent.mkdir(parents=True, exist_ok=True)
     classifier.save(out, bank_sha256=bank_digest(), probe=embedder.embed(list(PROBE_TEXTS)))
     summary = {
         "out": str(out),
-        "scale": classifier.scale,
-        "l2": classifier.l2,
-        "threshold": round(classifier.threshold, 4),
-        "cv_recall": round(classifier.cv_recall, 4),
-        "cv_false_positive_rate": round(classifier.cv_false_positive_rate, 4),
+        "concern_threshold": round(classifier.concern_threshold, 4),
+        "crisis_thresholds": {k: round(v, 4) for k, v in classifier.crisis_thresholds.items()},
+        "cv": classifier.cv,
     }
     print(json.dumps(summary))
     return 0

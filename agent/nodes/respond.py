@@ -49,6 +49,18 @@ def build_reply_messages(
     return messages
 
 
+def with_check_in(reply: str, check_in: str, spoken: str = "") -> str:
+    """``reply`` ended with the concern tier's check-in question. A closing question of the
+    reply is dropped first (two questions at once ask the person to choose), unless it was
+    already spoken or is the only sentence."""
+    sentences = split_sentences(reply)
+    if len(sentences) > 1 and sentences[-1].endswith("?"):
+        kept = " ".join(sentences[:-1])
+        if len(kept) >= len(spoken.strip()):
+            reply = kept
+    return f"{reply.rstrip()} {check_in}".strip()
+
+
 def finished_sentences(raw: str) -> list[str]:
     """The sentences of a reply being streamed that can no longer change: those of the cleaned
     text so far, except the last one while nothing follows it yet."""
@@ -101,6 +113,9 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
     With one candidate the reply streams as ``reply.delta`` events token by token; with several
     it is chosen after generation and sent as one delta. ``reply`` in the state (and the
     ``reply.done`` event) is the authoritative, cleaned text.
+
+    On the concern tier the reply ends with the safety check-in question
+    (:func:`with_check_in`).
 
     Output guard: a reply that is harmful, dismissive or leaks the system prompt
     (:func:`agent.safety.replies.check_reply`) is replaced by the safe fallback; candidates that
@@ -168,11 +183,19 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
             reply = ReplyScorer(ctx.embedder).best(safe, strategy, user_text).text
         else:
             reply = SAFE_FALLBACK_REPLY if problem else FALLBACK_REPLY
-        emit(reply)
     if problem is None and reply:
         problem = check_reply(reply, system)
     if problem is not None:
         reply = SAFE_FALLBACK_REPLY
+    safety = state.get("safety")
+    if safety is not None and safety.tier == "concern" and safety.check_in and not ctx.cancelled:
+        # after the guard: the check-in is the project's own words, never replaced
+        before = reply or FALLBACK_REPLY
+        reply = with_check_in(before, safety.check_in, speaker.spoken if speaker else "")
+        if n == 1:
+            emit(reply[len(before) :] if reply.startswith(before) else f" {safety.check_in}")
+    if n != 1:
+        emit(reply)
     turn_id = state.get("turn_id")
     history_update = [ChatMessage(role="user", content=user_text, turn_id=turn_id)]
     if ctx.cancelled and not reply:

@@ -1,9 +1,10 @@
-"""Care and safety nodes: the crisis check on every turn, and the safe reply on a crisis.
+"""Care and safety nodes: the graded safety check on every turn, and the safe reply on a crisis.
 
-``check_safety`` runs after perception and before the chain of empathy and the planner; on a
+``check_safety`` runs after perception and before the chain of empathy and the planner. On a
 crisis, :func:`route_safety` sends the turn to ``safe_reply``, which answers from the project's
 templates with the locale's crisis resources and records the strategy as overridden, so neither
-the planner nor the LLM is consulted on that turn.
+the planner nor the LLM is consulted on that turn. On concern the turn takes the normal path and
+``respond`` ends the reply with the assessment's check-in question.
 """
 
 from __future__ import annotations
@@ -28,13 +29,30 @@ SAFE_REPLY_STRATEGY = Strategy.SUGGESTIONS
 SAFETY_PLANNER = "safety"
 
 
+#: How many messages before this one the detector reads (the last assistant message is read
+#: for a risk question whose answer this message may be).
+CONTEXT_MESSAGES = 2
+
+
 def check_safety(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
-    """Assess the user's text for crisis language; on a crisis, emit the ``crisis`` event."""
+    """Assess the user's text, in the light of the dialogue before it, and grade it none /
+    concern / crisis; emit the ``safety`` event (the tier and why), and on a crisis the
+    ``crisis`` event with the resources."""
     text = state.get("user_text")
     if not text:
         return {"safety": None}
     start = time.perf_counter()
-    assessment = runtime.context.crisis_detector.assess(text, state.get("last_crisis"))
+    context = state.get("history", [])[-CONTEXT_MESSAGES:]
+    assessment = runtime.context.crisis_detector.assess(text, state.get("last_crisis"), context)
+    runtime.stream_writer(
+        {
+            "type": "safety",
+            "tier": assessment.tier,
+            "category": assessment.category,
+            "reason": assessment.reason,
+            "matched_by": list(assessment.matched_by),
+        }
+    )
     if assessment.crisis:
         # ids only: the category and the words stay out of the logs
         log.info("turn %s: crisis detected, safe reply follows", state.get("turn_id"))

@@ -1,10 +1,12 @@
 """Care and safety: crisis detection, safe replies, the output guard and crisis resources.
 
-- :class:`~agent.safety.detector.CrisisDetector`: the hybrid detector (direct-language patterns
-  plus an embedding classifier over the project's example bank); see ``detector.py`` for the
-  method and its calibration.
-- :func:`~agent.safety.replies.compose_safe_reply` and :func:`~agent.safety.replies.check_reply`:
-  the crisis reply templates and the final check on generated replies.
+- :class:`~agent.safety.detector.CrisisDetector`: the graded detector (none / concern /
+  crisis) from direct-language patterns, risk indicators, an embedding classifier and the
+  dialogue before the message; see ``detector.py`` for the method and its calibration.
+- :func:`~agent.safety.evaluation.evaluate_conversations`: the detector on real dialogues.
+- :func:`~agent.safety.replies.compose_safe_reply`, :func:`~agent.safety.replies.compose_check_in`
+  and :func:`~agent.safety.replies.check_reply`: the crisis reply templates, the concern tier's
+  check-in questions and the final check on generated replies.
 - :func:`~agent.safety.resources.locale_resources`: the locale-keyed crisis resources table
   (``data/resources.toml`` by default; ``[safety] resources_path`` and ``locale`` to change it).
 

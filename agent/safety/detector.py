@@ -1,32 +1,52 @@
-"""The hybrid crisis detector: direct-language patterns plus an embedding classifier.
+"""The graded crisis detector: none / concern / crisis, from patterns, a classifier and context.
+
+Tiers
+-----
+- **crisis**: stated intent, a plan or means, self-harm going on, ongoing abuse or danger, a
+  threat to someone, a medical emergency. The turn gets the fixed safe reply with resources.
+- **concern**: risk indicators without stated intent, plan or means (feeling like a burden,
+  hopelessness, "can't go on", wanting to disappear, withdrawal after a loss, a past crisis).
+  The normal empathetic reply runs and ends with a gentle, direct check-in
+  (:attr:`SafetyAssessment.check_in`); the next message is read as the answer to it.
+- **none**: everything else, ordinary sadness, anger and hyperbole included.
 
 Method
 ------
 1. **Patterns** (``patterns.py``): first-person regular expressions for direct crisis language
-   ("I want to kill myself", "he hits me", "I took a whole bottle of pills"), matched sentence
-   by sentence, with idiom and accident exceptions. A match is a crisis with confidence 1.0.
-2. **Embedding classifier**: a softmax (multinomial logistic) regression with 6 classes (no
-   crisis + the 5 categories) over the shared embedder's sentence vectors (all-MiniLM-L6-v2 by
-   default), fitted on the project-written example bank ``data/crisis_examples.jsonl`` (crisis
-   examples per category, direct and indirect, and hard negatives: sadness, anger, idioms,
-   fiction, news, everyday health). The message and each of its sentences are embedded; the
-   crisis probability is ``1 - P(no crisis)`` of the most alarming one.
-3. **Calibration for recall**: the decision is patterns OR classifier (missing a crisis costs
-   more than a false alarm). The threshold on the crisis probability is the highest at which
-   that decision still finds 95% of the bank's crisis examples out of fold (5-fold stratified
-   cross-validation; capped at 0.5); the hyper-parameters (L2 penalty, logit scale) are those
-   with the lowest out-of-fold false-positive rate at that recall.
-4. **Follow-up**: right after a crisis reply, a short "no" / "I don't know" (to "are you safe
-   right now?") stays a crisis, and the classifier threshold is halved for that turn.
+   (crisis; a report about the past, "when I was a teenager", is concern), and for the risk
+   indicators (concern), matched sentence by sentence with idiom and accident exceptions.
+2. **Classifier**: an ensemble of 3 one-hidden-layer networks with 7 classes (none, concern and
+   the 5 crisis categories) over the shared embedder's sentence vectors (all-MiniLM-L6-v2 by
+   default). It is
+   fitted on the project-written bank ``data/crisis_examples.jsonl`` (crisis and concern
+   examples written the way people type: informal, misspelt, several sentences, the risk said
+   in the middle of something else; and hard negatives) plus real-text negatives (``corpus.py``):
+   about 42,000 GoEmotions comments (Apache-2.0) and 13,500 ESConv train seeker messages, which
+   make the shipped classifier CC BY-NC 4.0 (``attune train safety --no-esconv`` leaves them
+   out). Classes are weighted so the negatives do not drown the bank. The message and each of
+   its sentences are scored; the most alarming one counts.
+3. **Calibration per category**: each crisis category has its own threshold, the lowest at
+   which the out-of-fold false-positive rate stays under :data:`CRISIS_FPR` on the real-text
+   negatives and :data:`BANK_CRISIS_FPR` on the bank's; the concern threshold (on the total
+   risk probability) under :data:`CONCERN_FPR` and :data:`BANK_CONCERN_FPR`. The classifier
+   alone can raise a crisis only above its category's threshold; weaker evidence is concern,
+   whose cost when wrong is one gentle question.
+4. **Context**: the last assistant (or supporter) message is read for a risk question ("are you
+   having thoughts of ending your life?", "are you safe right now?"); an answer that opens
+   with "yes" or "no" is read against it: "yes" to the first, "no" to the second is a crisis,
+   "no" to the first is none, "I don't know" keeps the concern. Right after a crisis, the
+   crisis thresholds are halved and a short "no" or "I don't know" stays a crisis even
+   without the question in view (``previous``).
 
-The bank is used only to fit and calibrate. The evaluation set (``data/eval_safety.jsonl``) was
-written separately, before the patterns and the classifier, and is never used to fit or tune;
-a test checks that no evaluation text is in the bank.
+The evaluation sets (``data/eval_safety*.jsonl``) were written separately from the bank and are
+never used to fit or tune; a test checks that none of their texts is in the bank. The ESConv
+dialogues (``attune eval safety --conversations``) are for evaluation and review only.
 
 The fitted classifier for the bundled MiniLM ships as ``data/classifier_minilm.npz``
-(``attune train safety`` reproduces it); it is used when the embedder gives the same vectors for
-a few probe sentences and the bank is unchanged, otherwise the detector fits itself on first use
-(one pass over the bank, a few seconds on CPU). Without an embedder only the patterns run.
+(``attune train safety`` reproduces it from the bank and ``../shared/data``); it is
+used when the embedder gives the same vectors for a few probe sentences and the bank is
+unchanged. Otherwise the detector fits itself on the bank alone on first use (a few seconds on
+CPU). Without an embedder only the patterns and the context rules run.
 """
 
 from __future__ import annotations
@@ -37,26 +57,33 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from agent.safety.patterns import (
+    answer_polarity,
+    history_only,
     is_follow_up_answer,
     literalise,
+    match_concern,
     match_patterns,
     normalise,
+    risk_question,
     sentences,
 )
+from agent.safety.replies import compose_check_in
 from agent.safety.resources import locale_resources
 from modalities.errors import ConfigError
 from modalities.types import (
     CRISIS_CATEGORIES,
+    ChatMessage,
     CrisisCategory,
     CrisisResource,
     SafetyAssessment,
+    SafetyTier,
 )
 
 if TYPE_CHECKING:
@@ -73,15 +100,25 @@ EVAL_PATH = DATA_DIR / "eval_safety.jsonl"
 #: The classifier fitted for the bundled all-MiniLM-L6-v2.
 SHIPPED_CLASSIFIER = DATA_DIR / "classifier_minilm.npz"
 
-#: Classifier classes: index 0 is "no crisis".
-CLASSES: tuple[str, ...] = ("none", *CRISIS_CATEGORIES)
-#: The recall the threshold is calibrated for, on held-out folds of the bank.
-CALIBRATION_RECALL = 0.95
-#: Hyper-parameter grid searched by cross-validation on the bank.
-SCALES = (1.0, 5.0, 10.0, 20.0)
-L2S = (1e-4, 1e-3, 1e-2)
-#: Hyper-parameters used when fitting for another embedder without the search.
-DEFAULT_SCALE, DEFAULT_L2 = 5.0, 1e-2
+#: Classifier classes: index 0 is "no risk", 1 "concern", then the crisis categories.
+CLASSES: tuple[str, ...] = ("none", "concern", *CRISIS_CATEGORIES)
+#: Out-of-fold false-positive budgets on the real-text negatives (GoEmotions, ESConv seekers),
+#: per crisis category and for concern ...
+CRISIS_FPR = 0.001
+CONCERN_FPR = 0.01
+#: ... and on the bank's own hard negatives (idioms, fiction, everyday worries), which are few
+#: and written to be confusable.
+BANK_CRISIS_FPR = 0.01
+BANK_CONCERN_FPR = 0.05
+#: Never above these (a threshold above them would be too deaf), never below the floors.
+MAX_CRISIS_THRESHOLD = 0.95
+MAX_CONCERN_THRESHOLD = 0.5
+#: The network: one hidden layer of this width (tanh-approximated GELU), trained with AdamW.
+HIDDEN = 256
+EPOCHS = 20
+FOLDS = 3
+#: Networks averaged (different seeds): smoother, less over-confident probabilities.
+ENSEMBLE = 3
 #: Sentences whose vectors identify the embedder the shipped classifier was fitted for.
 PROBE_TEXTS = (
     "I want to talk to someone about my day.",
@@ -90,6 +127,11 @@ PROBE_TEXTS = (
 )
 _MAX_SEGMENTS = 24
 _PATTERN_CONFIDENCE = 1.0
+#: Column of a medical emergency: it is a crisis or nothing (it has no gentle check-in), so its
+#: probability does not count towards concern.
+_MEDICAL = 2 + CRISIS_CATEGORIES.index("medical_emergency")
+#: An answer to a risk question is read as one only when it is this short (words).
+_ANSWER_WORDS = 16
 
 
 # --- the example bank ---------------------------------------------------------------------------
@@ -115,34 +157,113 @@ def bank_digest(path: Path | str = BANK_PATH) -> str:
 # --- the classifier -----------------------------------------------------------------------------
 
 
+def concern_score(probs: np.ndarray) -> np.ndarray:
+    """The classifier's evidence for the concern tier: the probability of any risk but a
+    medical emergency (rows of class probabilities in, one score per row out)."""
+    return np.asarray(1.0 - probs[..., 0] - probs[..., _MEDICAL])
+
+
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return np.asarray(e / e.sum(axis=1, keepdims=True))
 
 
-def fit_softmax(
-    x: np.ndarray, y: np.ndarray, *, l2: float, scale: float, iters: int = 600
-) -> tuple[np.ndarray, np.ndarray]:
-    """Multinomial logistic regression by full-batch gradient descent with momentum.
+def _gelu(x: np.ndarray) -> np.ndarray:
+    # the tanh approximation, as torch.nn.GELU(approximate="tanh") used in training
+    return np.asarray(0.5 * x * (1.0 + np.tanh(0.7978845608028654 * (x + 0.044715 * x**3))))
 
-    Logits are ``scale * x @ W + b``; the loss is the mean cross-entropy plus ``l2/2 |W|^2``.
-    Deterministic (zero initialisation, no sampling).
-    """
-    n, dim = x.shape
-    k = len(CLASSES)
-    onehot = np.eye(k)[y]
-    w, b = np.zeros((dim, k)), np.zeros(k)
-    vw, vb = np.zeros_like(w), np.zeros_like(b)
-    lr = 1.0 / max(scale, 1.0)
-    for _ in range(iters):
-        grad = (_softmax(scale * x @ w + b) - onehot) / n
-        gw = scale * x.T @ grad + l2 * w
-        gb = grad.sum(axis=0)
-        vw = 0.9 * vw - lr * gw
-        vb = 0.9 * vb - lr * gb
-        w, b = w + vw, b + vb
-    return w, b
+
+#: Shares of the total training weight: the bank's own hard negatives, the real-text
+#: negatives, and the risk classes (split equally between them). The bank's negatives weigh
+#: more than their number: they are written like the risk examples, so the model has to learn
+#: the risk, not the difference between the project's sentences and real comments.
+BANK_NONE_SHARE, CORPUS_NONE_SHARE = 0.3, 0.2
+
+
+def class_weights(y: np.ndarray, corpus: np.ndarray | None = None) -> np.ndarray:
+    """Per-example weights (see :data:`BANK_NONE_SHARE`), summing to 1; ``corpus`` marks the
+    real-text negatives (without any, the bank's negatives take both shares)."""
+    corpus = np.zeros(len(y), dtype=bool) if corpus is None else corpus.astype(bool)
+    counts = np.bincount(y, minlength=len(CLASSES)).astype(np.float64)
+    present = counts[1:] > 0
+    per_class = np.zeros(len(CLASSES))
+    per_class[1:][present] = (1.0 - BANK_NONE_SHARE - CORPUS_NONE_SHARE) / present.sum()
+    per_class[1:][present] /= counts[1:][present]
+    out = np.asarray(per_class[y])
+    bank_none = (y == 0) & ~corpus
+    corpus_none = (y == 0) & corpus
+    if corpus_none.any():
+        out[bank_none] = BANK_NONE_SHARE / max(bank_none.sum(), 1)
+        out[corpus_none] = CORPUS_NONE_SHARE / corpus_none.sum()
+    else:
+        out[bank_none] = (BANK_NONE_SHARE + CORPUS_NONE_SHARE) / max(bank_none.sum(), 1)
+    return np.asarray(out / out.sum())
+
+
+def fit_mlp(
+    x: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray,
+    *,
+    hidden: int = HIDDEN,
+    epochs: int = EPOCHS,
+    seed: int = 0,
+) -> tuple[np.ndarray, ...]:
+    """A one-hidden-layer network on the vectors, weighted cross-entropy, AdamW, dropout 0.1;
+    returns ``(W1, b1, W2, b2)`` as float32 arrays. Seeded; torch is imported here only."""
+    import torch
+
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    yt = torch.from_numpy(np.asarray(y, dtype=np.int64))
+    wt = torch.from_numpy((weights * len(weights)).astype(np.float32))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(x.shape[1], hidden),
+        torch.nn.GELU(approximate="tanh"),
+        torch.nn.Dropout(0.1),
+        torch.nn.Linear(hidden, len(CLASSES)),
+    )
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+    n = len(yt)
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=generator)
+        for i in range(0, n, 512):
+            idx = order[i : i + 512]
+            losses = torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx], reduction="none")
+            loss = (losses * wt[idx]).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    first, last = model[0], model[3]
+    assert isinstance(first, torch.nn.Linear) and isinstance(last, torch.nn.Linear)
+    return tuple(
+        t.detach().numpy().astype(np.float32).copy()
+        for t in (first.weight.T, first.bias, last.weight.T, last.bias)
+    )
+
+
+def mlp_proba(params: Sequence[np.ndarray], vectors: np.ndarray) -> np.ndarray:
+    """Class probabilities of the network ``params`` (see :func:`fit_mlp`); stacked params
+    (a leading ensemble axis, see :func:`fit_ensemble`) give the members' mean."""
+    w1, b1, w2, b2 = params
+    if w1.ndim == 2:
+        w1, b1, w2, b2 = w1[None], b1[None], w2[None], b2[None]
+    x = vectors.astype(np.float32)
+    out = np.zeros((len(x), w2.shape[-1]))
+    for k in range(len(w1)):
+        hidden = _gelu(x @ w1[k] + b1[k])
+        out += _softmax((hidden @ w2[k] + b2[k]).astype(np.float64))
+    return out / len(w1)
+
+
+def fit_ensemble(
+    x: np.ndarray, y: np.ndarray, weights: np.ndarray, *, members: int = ENSEMBLE, seed: int = 0
+) -> tuple[np.ndarray, ...]:
+    """:data:`ENSEMBLE` networks from different seeds, their parameters stacked."""
+    fits = [fit_mlp(x, y, weights, seed=seed + m) for m in range(members)]
+    return tuple(np.stack([f[i] for f in fits]) for i in range(4))
 
 
 def _folds(y: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -155,66 +276,110 @@ def _folds(y: np.ndarray, k: int, seed: int) -> np.ndarray:
     return fold
 
 
-def out_of_fold_crisis_proba(
-    x: np.ndarray, y: np.ndarray, *, l2: float, scale: float, k: int = 5, seed: int = 0
+def out_of_fold_proba(
+    x: np.ndarray, y: np.ndarray, *, corpus: np.ndarray | None = None, k: int = FOLDS, seed: int = 0
 ) -> np.ndarray:
-    """Each bank example's crisis probability from a model fitted without its fold."""
+    """Each example's class probabilities from a network fitted without its fold."""
     fold = _folds(y, k, seed)
-    oof = np.zeros(len(y))
+    corpus = np.zeros(len(y), dtype=bool) if corpus is None else corpus
+    oof = np.zeros((len(y), len(CLASSES)))
     for f in range(k):
         train = fold != f
-        w, b = fit_softmax(x[train], y[train], l2=l2, scale=scale)
-        oof[~train] = 1.0 - _softmax(scale * x[~train] @ w + b)[:, 0]
+        params = fit_ensemble(x[train], y[train], class_weights(y[train], corpus[train]), seed=seed)
+        oof[~train] = mlp_proba(params, x[~train])
     return oof
 
 
-def calibrated_threshold(
+def _threshold_at_fpr(negative_scores: np.ndarray, fpr: float, cap: float) -> float:
+    """The lowest threshold that at most ``fpr`` of the negatives reach (never above ``cap``)."""
+    if len(negative_scores) == 0:
+        return 0.0
+    ranked = np.sort(negative_scores)[::-1]
+    allowed = int(np.floor(fpr * len(ranked)))
+    if allowed >= len(ranked):
+        return 0.0
+    return float(min(ranked[allowed] + 1e-6, cap))
+
+
+def calibrate(
     oof: np.ndarray,
     y: np.ndarray,
-    recall: float = CALIBRATION_RECALL,
     covered: np.ndarray | None = None,
-) -> float:
-    """The highest threshold at which the detector still finds ``recall`` of the bank's crisis
-    examples out of fold; ``covered`` marks examples the patterns already catch (the decision
-    is patterns OR classifier). Never above 0.5: more likely a crisis than not always fires."""
-    positives = y > 0
-    allowed_misses = int(np.floor((1.0 - recall) * positives.sum()))
-    left = positives if covered is None else positives & ~covered
-    scores = np.sort(oof[left])
-    if allowed_misses >= len(scores):
-        return 0.5
-    return float(min(scores[allowed_misses], 0.5))
+    corpus: np.ndarray | None = None,
+) -> tuple[float, dict[str, float], dict[str, float]]:
+    """Thresholds from out-of-fold probabilities: concern (on :func:`concern_score`) and one per
+    crisis category (on that category's probability), each the higher of the ones meeting the
+    budgets on the real-text and on the bank's negatives. Returns them with the out-of-fold
+    figures of the whole decision (``covered``: the bank examples the patterns catch)."""
+    corpus = np.zeros(len(y), dtype=bool) if corpus is None else corpus.astype(bool)
+    negatives = y == 0
+    groups = ((negatives & corpus, CONCERN_FPR, CRISIS_FPR),
+              (negatives & ~corpus, BANK_CONCERN_FPR, BANK_CRISIS_FPR))  # fmt: skip
+    risk = concern_score(oof)
+    concern_t = max(
+        _threshold_at_fpr(risk[g], fpr, MAX_CONCERN_THRESHOLD) for g, fpr, _ in groups if g.any()
+    )
+    crisis_t: dict[str, float] = {
+        c: max(
+            _threshold_at_fpr(oof[g, 2 + i], fpr, MAX_CRISIS_THRESHOLD)
+            for g, _, fpr in groups
+            if g.any()
+        )
+        for i, c in enumerate(CRISIS_CATEGORIES)
+    }
+    hit = np.zeros(len(y), dtype=bool) if covered is None else covered.astype(bool)
+    crisis_flag = hit | np.any(
+        oof[:, 2:] >= np.array([crisis_t[c] for c in CRISIS_CATEGORIES]), axis=1
+    )
+    any_flag = crisis_flag | (risk >= concern_t)
+    crisis_rows, risk_rows = y >= 2, y >= 1
+
+    def mean(a: np.ndarray) -> float:
+        return round(float(a.mean()), 4) if len(a) else 0.0
+
+    figures = {
+        "crisis_recall": mean(crisis_flag[crisis_rows]),
+        "risk_recall": mean(any_flag[risk_rows]),
+        "crisis_fpr_corpus": mean(crisis_flag[negatives & corpus]),
+        "concern_fpr_corpus": mean(any_flag[negatives & corpus]),
+        "crisis_fpr_bank": mean(crisis_flag[negatives & ~corpus]),
+        "concern_fpr_bank": mean(any_flag[negatives & ~corpus]),
+    }
+    return concern_t, crisis_t, figures
 
 
 @dataclass(frozen=True)
 class CrisisClassifier:
-    """A fitted softmax regression over sentence embeddings, with its calibrated threshold."""
+    """A fitted network over sentence embeddings, with its calibrated thresholds."""
 
-    weights: np.ndarray
-    bias: np.ndarray
-    scale: float
-    l2: float
-    threshold: float
-    #: Out-of-fold recall and false-positive rate of the whole detector (patterns OR this
-    #: classifier) on the bank at the threshold, for the record.
-    cv_recall: float = float("nan")
-    cv_false_positive_rate: float = float("nan")
+    params: tuple[np.ndarray, ...]
+    #: Threshold on :func:`concern_score` for the concern tier.
+    concern_threshold: float
+    #: Threshold on each crisis category's probability for the crisis tier.
+    crisis_thresholds: dict[str, float] = field(default_factory=dict)
+    #: Out-of-fold figures of the whole decision (patterns + classifier) and what it was
+    #: trained on, for the record.
+    cv: dict[str, Any] = field(default_factory=dict)
 
     def proba(self, vectors: np.ndarray) -> np.ndarray:
         """Class probabilities, one row per vector, columns as :data:`CLASSES`."""
-        return _softmax(self.scale * vectors.astype(np.float64) @ self.weights + self.bias)
+        return mlp_proba(self.params, vectors)
 
     def save(self, path: Path | str, *, bank_sha256: str, probe: np.ndarray) -> None:
         """Write the classifier with the bank digest and probe vectors that identify it."""
-        np.savez(
+        w1, b1, w2, b2 = self.params
+        np.savez_compressed(
             path,
-            weights=self.weights.astype(np.float32),
-            bias=self.bias.astype(np.float32),
-            hyper=np.array([self.scale, self.l2, self.threshold, self.cv_recall,
-                            self.cv_false_positive_rate]),
+            w1=w1.astype(np.float16),
+            b1=b1.astype(np.float32),
+            w2=w2.astype(np.float16),
+            b2=b2.astype(np.float32),
+            concern_threshold=np.array(self.concern_threshold),
+            crisis_thresholds=np.array([self.crisis_thresholds[c] for c in CRISIS_CATEGORIES]),
+            cv=np.array(json.dumps(self.cv)),
             bank_sha256=np.array(bank_sha256),
             probe=probe.astype(np.float32),
-        )  # fmt: skip
+        )
 
 
 def train_classifier(
@@ -222,49 +387,60 @@ def train_classifier(
     labels: np.ndarray,
     *,
     covered: np.ndarray | None = None,
-    scales: Sequence[float] = SCALES,
-    l2s: Sequence[float] = L2S,
-    recall: float = CALIBRATION_RECALL,
+    corpus: np.ndarray | None = None,
+    folds: int = FOLDS,
 ) -> CrisisClassifier:
-    """Choose hyper-parameters and the threshold by cross-validation on the bank, then fit all.
+    """Calibrate the thresholds out of fold (``folds``-fold), then fit on everything.
 
-    ``covered`` marks the bank examples the patterns catch (see :func:`calibrated_threshold`).
-    The chosen pair has the lowest out-of-fold false-positive rate of the whole detector at the
-    target recall (ties: the smaller scale, then the larger penalty: the smoother model).
+    ``covered`` marks the examples the crisis patterns catch; ``corpus`` the real-text
+    negatives (weighted and calibrated apart from the bank's, see :func:`class_weights`).
     """
-    x = vectors.astype(np.float64)
-    hit = np.zeros(len(labels), dtype=bool) if covered is None else covered.astype(bool)
-    trials = []
-    for scale in scales:
-        for l2 in l2s:
-            oof = out_of_fold_crisis_proba(x, labels, l2=l2, scale=scale)
-            thr = calibrated_threshold(oof, labels, recall, hit)
-            flagged = (oof >= thr) | hit
-            fpr = float(flagged[labels == 0].mean())
-            rec = float(flagged[labels > 0].mean())
-            trials.append((fpr, scale, -l2, thr, rec))
-    fpr, scale, neg_l2, thr, rec = min(trials)
-    w, b = fit_softmax(x, labels, l2=-neg_l2, scale=scale)
-    return CrisisClassifier(w, b, scale, -neg_l2, thr, rec, fpr)
+    x = vectors.astype(np.float32)
+    oof = out_of_fold_proba(x, labels, corpus=corpus, k=folds)
+    concern_t, crisis_t, figures = calibrate(oof, labels, covered, corpus)
+    log.info("safety classifier out of fold: %s", figures)
+    params = fit_ensemble(x, labels, class_weights(labels, corpus))
+    return CrisisClassifier(params, concern_t, crisis_t, dict(figures))
 
 
 def train_from_bank(
-    embedder: Embedder, *, search: bool = True, bank: Path | str = BANK_PATH
+    embedder: Embedder,
+    *,
+    bank: Path | str = BANK_PATH,
+    negatives: Path | str | None = None,
+    conversations: Path | str | None = None,
+    cache_dir: Path | None = None,
+    folds: int = FOLDS,
 ) -> CrisisClassifier:
-    """Fit the classifier on the example bank with ``embedder``.
+    """Fit the classifier on the example bank with ``embedder``, plus real-text negatives:
+    GoEmotions comments when ``negatives`` names its ``train.tsv``, and ESConv seeker messages
+    when ``conversations`` names a dialogue file (the result is then CC BY-NC 4.0, like ESConv;
+    see ``corpus.py``). Embeddings of the negatives are cached in ``cache_dir``."""
+    from agent.safety.corpus import embed_cached, esconv_negatives, goemotions_negatives
 
-    ``search`` runs the full hyper-parameter grid (``attune train safety``, about 20 s on CPU);
-    without it the shipped defaults (:data:`DEFAULT_SCALE`, :data:`DEFAULT_L2`) are used and
-    only the threshold is calibrated.
-    """
     texts, labels = load_bank(bank)
-    vectors = embedder.embed([literalise(t) for t in texts])
+    vectors = np.asarray(embedder.embed([literalise(t) for t in texts]), dtype=np.float32)
     covered = np.array([bool(match_patterns(t)) for t in texts])
-    if search:
-        return train_classifier(vectors, labels, covered=covered)
-    return train_classifier(
-        vectors, labels, covered=covered, scales=(DEFAULT_SCALE,), l2s=(DEFAULT_L2,)
-    )
+    corpus = np.zeros(len(texts), dtype=bool)
+    sources = {"bank": len(texts)}
+    extra_sets = []
+    if negatives is not None:
+        extra_sets.append(("goemotions", goemotions_negatives(negatives)))
+    if conversations is not None:
+        extra_sets.append(("esconv", esconv_negatives(conversations)))
+    probe = embedder.embed(list(PROBE_TEXTS)) if extra_sets else None
+    for tag, extra in extra_sets:
+        assert probe is not None
+        extra_vectors = embed_cached(embedder, extra, cache_dir, tag, probe)
+        vectors = np.concatenate([vectors, extra_vectors])
+        labels = np.concatenate([labels, np.zeros(len(extra), dtype=np.int64)])
+        covered = np.concatenate([covered, np.zeros(len(extra), dtype=bool)])
+        corpus = np.concatenate([corpus, np.ones(len(extra), dtype=bool)])
+        sources[tag] = len(extra)
+    classifier = train_classifier(vectors, labels, covered=covered, corpus=corpus, folds=folds)
+    classifier.cv["trained_on"] = sources
+    classifier.cv["licence"] = "CC BY-NC 4.0" if conversations is not None else "Apache-2.0"
+    return classifier
 
 
 def load_shipped_classifier(
@@ -274,28 +450,52 @@ def load_shipped_classifier(
     if not path.is_file():
         return None
     with np.load(path, allow_pickle=False) as data:
-        weights, bias, hyper = data["weights"], data["bias"], data["hyper"]
+        if "w1" not in data:
+            return None  # an older format
+        params = tuple(data[k].astype(np.float32) for k in ("w1", "b1", "w2", "b2"))
+        concern_t = float(data["concern_threshold"])
+        crisis_t, cv = data["crisis_thresholds"], json.loads(str(data["cv"]))
         digest, probe = str(data["bank_sha256"]), data["probe"]
-    if weights.shape[0] != getattr(embedder, "dim", -1) or digest != bank_digest():
+    if digest != bank_digest():
+        return None
+    if params[0].shape[-2] != getattr(embedder, "dim", -1) or params[3].shape[-1] != len(CLASSES):
         return None
     mine = embedder.embed(list(PROBE_TEXTS))
     if mine.shape != probe.shape or float(np.min(np.sum(mine * probe, axis=1))) < 0.999:
         return None
-    scale, l2, threshold, cv_recall, cv_fpr = (float(v) for v in hyper)
-    return CrisisClassifier(
-        weights.astype(np.float64), bias.astype(np.float64), scale, l2, threshold, cv_recall, cv_fpr
-    )
+    thresholds: dict[str, float] = {
+        c: float(t) for c, t in zip(CRISIS_CATEGORIES, crisis_t, strict=True)
+    }
+    return CrisisClassifier(params, concern_t, thresholds, cv)
 
 
 # --- the detector -------------------------------------------------------------------------------
 
+_CATEGORY_WORDS = {
+    "suicidal_ideation": "suicidal thoughts",
+    "self_harm": "self-harm",
+    "harm_to_others": "harm to someone else",
+    "abuse_violence": "abuse or violence",
+    "medical_emergency": "a medical emergency",
+}
+
+
+def _last_assistant(context: Sequence[ChatMessage] | None) -> str | None:
+    for message in reversed(context or ()):
+        if message.role == "assistant":
+            return message.content
+        if message.role == "user":
+            continue
+    return None
+
 
 class CrisisDetector:
-    """Reads a user message for crisis language; see the module docstring for the method.
+    """Reads a user message for risk, graded none / concern / crisis; see the module docstring.
 
     Construction is cheap; the classifier loads (or is fitted) in :meth:`load` or on first use.
-    ``embedder=None`` runs the patterns only (for wiring tests; never the default).
-    ``threshold`` overrides the calibrated one.
+    ``embedder=None`` runs the patterns and context rules only (for wiring tests; never the
+    default). ``threshold`` overrides the calibrated concern threshold (the crisis thresholds
+    per category stay as calibrated).
     """
 
     def __init__(
@@ -349,39 +549,56 @@ class CrisisDetector:
         if shipped is not None:
             log.info("safety classifier loaded in %.2f s", time.perf_counter() - started)
             return shipped
-        classifier = train_from_bank(embedder, search=False)
+        classifier = train_from_bank(embedder)
         log.info(
-            "safety classifier fitted on the example bank in %.2f s (threshold %.3f)",
+            "safety classifier fitted on the example bank in %.2f s (concern threshold %.3f)",
             time.perf_counter() - started,
-            classifier.threshold,
+            classifier.concern_threshold,
         )
         return classifier
 
     @property
     def threshold(self) -> float:
-        """The crisis-probability threshold in use."""
+        """The concern threshold in use (on :func:`concern_score`)."""
         if self.threshold_override is not None:
             return self.threshold_override
         classifier = self.classifier
-        return classifier.threshold if classifier is not None else 0.5
+        return classifier.concern_threshold if classifier is not None else MAX_CONCERN_THRESHOLD
+
+    def crisis_threshold(self, category: str) -> float:
+        """The crisis threshold in use for one category (on its class probability)."""
+        classifier = self.classifier
+        if classifier is None:
+            return MAX_CRISIS_THRESHOLD
+        return classifier.crisis_thresholds.get(category, MAX_CRISIS_THRESHOLD)
 
     # --- assessing ----------------------------------------------------------------------------
 
-    def assess(self, text: str, previous: SafetyAssessment | None = None) -> SafetyAssessment:
-        """Assess one message; ``previous`` is the last turn's assessment when it was a crisis."""
-        return self.assess_batch([text], [previous])[0]
+    def assess(
+        self,
+        text: str,
+        previous: SafetyAssessment | None = None,
+        context: Sequence[ChatMessage] | None = None,
+    ) -> SafetyAssessment:
+        """Assess one message. ``previous`` is the last turn's assessment; ``context`` the
+        dialogue before the message (the last assistant message is read for a risk question)."""
+        return self.assess_batch([text], [previous], [context])[0]
 
     def assess_batch(
-        self, texts: Sequence[str], previous: Sequence[SafetyAssessment | None] | None = None
+        self,
+        texts: Sequence[str],
+        previous: Sequence[SafetyAssessment | None] | None = None,
+        contexts: Sequence[Sequence[ChatMessage] | None] | None = None,
     ) -> list[SafetyAssessment]:
         """Assess several messages at once (one embedding call for all their segments)."""
         prev = list(previous) if previous is not None else [None] * len(texts)
-        if len(prev) != len(texts):
-            raise ConfigError("assess_batch: previous must have one entry per text")
+        ctxs = list(contexts) if contexts is not None else [None] * len(texts)
+        if len(prev) != len(texts) or len(ctxs) != len(texts):
+            raise ConfigError("assess_batch: previous and contexts need one entry per text")
         probs = self._classifier_scores(texts)
         return [
-            self._decide(text, p, before)
-            for text, p, before in zip(texts, probs, prev, strict=True)
+            self._decide(text, p, before, ctx)
+            for text, p, before, ctx in zip(texts, probs, prev, ctxs, strict=True)
         ]
 
     def _classifier_scores(self, texts: Sequence[str]) -> list[np.ndarray | None]:
@@ -407,45 +624,122 @@ class CrisisDetector:
         return out
 
     def _decide(
-        self, text: str, probs: np.ndarray | None, previous: SafetyAssessment | None
+        self,
+        text: str,
+        probs: np.ndarray | None,
+        previous: SafetyAssessment | None,
+        context: Sequence[ChatMessage] | None,
     ) -> SafetyAssessment:
-        follow_up = previous is not None and previous.crisis
-        threshold = self.threshold * (0.5 if follow_up else 1.0)
+        question = risk_question(_last_assistant(context) or "")
+        # right after a crisis the next message is read with more care, unless the dialogue
+        # shows that something else (not our "are you safe?") was said in between
+        after_crisis = previous is not None and previous.crisis
+        careful = after_crisis and (context is None or question is not None)
+        scale = 0.5 if careful else 1.0
         scores: dict[str, float] = {}
-        p_crisis = 0.0
-        classifier_category: CrisisCategory | None = None
         if probs is not None:
-            p_crisis = float(1.0 - probs[0])
             scores = {c: round(float(p), 4) for c, p in zip(CLASSES[1:], probs[1:], strict=True)}
-            classifier_category = CRISIS_CATEGORIES[int(np.argmax(probs[1:]))]
-        hits = match_patterns(text)
         matched_by: list[str] = []
-        category: CrisisCategory | None = None
+        crisis_category: CrisisCategory | None = None
+        concern_category: CrisisCategory | None = None
+        reasons: list[str] = []
+        said: str | None = None
+
+        # 1. direct language
+        hits = match_patterns(text)
         if hits:
+            ranked = sorted(range(len(hits)), key=lambda i: (-scores.get(hits[i].category, 0), i))
+            hit = hits[ranked[0]].category
             matched_by.append("pattern")
-            # several categories fired: the one the classifier finds likeliest, else the first
-            ranked = sorted(range(len(hits)), key=lambda i: (-scores.get(hits[i].category, 0.0), i))
-            category = hits[ranked[0]].category
-        if probs is not None and p_crisis >= threshold:
-            matched_by.append("classifier")
-            category = category or classifier_category
-        if follow_up and not matched_by and is_follow_up_answer(normalise(text)):
+            if history_only(text):
+                concern_category = hit
+                reasons.append(f"says {_CATEGORY_WORDS[hit]} happened in the past")
+            else:
+                crisis_category = hit
+                reasons.append(f"direct language about {_CATEGORY_WORDS[hit]}")
+        concerns = match_concern(text)
+        if concerns and crisis_category is None:
+            concern_category = concern_category or concerns[0].category
+            said = concerns[0].said
+            matched_by.append("indicator")
+            reasons.append(f"risk indicator: {said}")
+
+        # 2. the answer to a risk question
+        polarity = answer_polarity(text) if len(normalise(text).split()) <= _ANSWER_WORDS else None
+        reassured = False
+        if question is not None and polarity is not None:
+            if polarity == question.danger:
+                crisis_category = crisis_category or question.category
+                matched_by.append("answer")
+                reasons.append(f"answered {polarity!r} to a question about risk")
+            elif polarity == "unsure":
+                if question.danger == "no":  # "are you safe?" "I don't know"
+                    crisis_category = crisis_category or question.category
+                else:
+                    concern_category = concern_category or question.category
+                matched_by.append("answer")
+                reasons.append("unsure, answering a question about risk")
+            else:
+                reassured = True
+        elif careful and crisis_category is None and is_follow_up_answer(normalise(text)):
+            crisis_category = previous.category if previous is not None else None
+            crisis_category = crisis_category or "suicidal_ideation"
             matched_by.append("follow_up")
-            category = previous.category if previous is not None else None
-        crisis = bool(matched_by)
-        confidence = max(p_crisis, _PATTERN_CONFIDENCE if hits else 0.0)
-        if crisis and category is None:
-            category = classifier_category or "suicidal_ideation"
+            reasons.append("a short 'no' or 'I don't know' right after a crisis reply")
+
+        # 3. the classifier
+        p_risk = 0.0
+        if probs is not None:
+            p_risk = float(concern_score(probs))
+            over = [
+                (float(probs[2 + i]), c)
+                for i, c in enumerate(CRISIS_CATEGORIES)
+                if probs[2 + i] >= self.crisis_threshold(c) * scale
+            ]
+            if over and not reassured:
+                p, c = max(over)
+                matched_by.append("classifier")
+                if crisis_category is None:
+                    crisis_category = c
+                    reasons.append(f"reads like {_CATEGORY_WORDS[c]} ({p:.2f})")
+            elif p_risk >= self.threshold and not reassured and crisis_category is None:
+                matched_by.append("classifier")
+                if concern_category is None:
+                    kept = [1, *(j for j in range(2, len(CLASSES)) if j != _MEDICAL)]
+                    top = max(kept, key=lambda j: float(probs[j]))
+                    concern_category = (
+                        "suicidal_ideation" if top == 1 else CRISIS_CATEGORIES[top - 2]
+                    )
+                    reasons.append(
+                        f"may be about {_CATEGORY_WORDS[concern_category]} ({p_risk:.2f})"
+                    )
+
+        tier: SafetyTier = "none"
+        category: CrisisCategory | None = None
+        if crisis_category is not None:
+            tier, category = "crisis", crisis_category
+        elif concern_category is not None:
+            tier, category = "concern", concern_category
+        confidence = max(p_risk, _PATTERN_CONFIDENCE if ("pattern" in matched_by) else 0.0)
+        if "answer" in matched_by or "follow_up" in matched_by or "indicator" in matched_by:
+            confidence = max(confidence, 0.9)
+        table = locale_resources(self.locale, self.resources_path)
         resources: tuple[CrisisResource, ...] = ()
-        if crisis and category is not None:
-            resources = locale_resources(self.locale, self.resources_path).for_category(category)
+        check_in: str | None = None
+        if tier == "crisis" and category is not None:
+            resources = table.for_category(category)
+        elif tier == "concern" and category is not None:
+            check_in = compose_check_in(category, said, table)
         return SafetyAssessment(
-            crisis=crisis,
-            category=category if crisis else None,
+            tier=tier,
+            crisis=tier == "crisis",
+            category=category,
             confidence=round(min(max(confidence, 0.0), 1.0), 4),
             scores=scores,
-            matched_by=tuple(matched_by),
-            locale=locale_resources(self.locale, self.resources_path).locale,
+            matched_by=tuple(dict.fromkeys(matched_by)),
+            reason="; ".join(reasons) if tier != "none" else "",
+            check_in=check_in,
+            locale=table.locale,
             resources=resources,
         )
 
@@ -454,10 +748,8 @@ class CrisisDetector:
         classifier = self.classifier
         return {
             "classifier": classifier is not None,
-            "threshold": round(self.threshold, 4),
-            "scale": classifier.scale if classifier else None,
-            "l2": classifier.l2 if classifier else None,
-            "cv_recall": classifier.cv_recall if classifier else None,
-            "cv_false_positive_rate": classifier.cv_false_positive_rate if classifier else None,
+            "concern_threshold": round(self.threshold, 4),
+            "crisis_thresholds": {c: round(self.crisis_threshold(c), 4) for c in CRISIS_CATEGORIES},
+            "cv": classifier.cv if classifier else None,
             "locale": self.locale,
         }

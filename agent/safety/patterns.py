@@ -79,10 +79,20 @@ PATTERNS: tuple[CrisisPattern, ...] = (
     _p(
         "suicidal_ideation",
         r"\b(?:kill|killing|hang|hanging|drown|drowning|shoot|shooting)\s+my\s?self\b",
+        unless=r"\bdrown(?:ing)? my\s?self in\b",
     ),
     _p("suicidal_ideation", r"\b(?:end|ending|take|taking|took)\s+my\s+(?:own\s+)?life\b"),
-    _p("suicidal_ideation", rf"\b{_ME}\b[^.!?]{{0,30}}\bsuicidal\b"),
-    _p("suicidal_ideation", r"\bsuicidal\s+(?:thoughts?|feelings?|ideation|urges?|again)\b"),
+    _p(
+        "suicidal_ideation",
+        rf"\b{_ME}\b[^.!?]{{0,30}}\bsuicidal\b",
+        unless=r"\bnot (?:\w+ )?suicidal\b|"
+        r"\b(?:thought|think|thinks|assumed|said|if) i(?:'m| am| was)? (?:\w+ )?suicidal\b",
+    ),
+    _p(
+        "suicidal_ideation",
+        r"\bsuicidal\s+(?:thoughts?|feelings?|ideation|urges?|again)\b",
+        unless=rf"\b(?:my\s+{_PEOPLE}|he|she|they|his|her)\b[^.!?]{{0,25}}\bsuicidal\b",
+    ),
     _p(
         "suicidal_ideation",
         r"\b(?:commit|committing|considering|contemplating|thinking (?:about|of)|"
@@ -105,6 +115,8 @@ PATTERNS: tuple[CrisisPattern, ...] = (
         "suicidal_ideation",
         r"\b(?:don't|do not|dont|no longer|never)\s+(?:really\s+)?want\s+to\s+"
         r"(?:live|be alive|exist|be here anymore|wake up)\b",
+        unless=r"\bwant to live (?:in (?!this world|the world|a world)|with|like|there|here|near|"
+        r"at|on|under|through|alone|together|somewhere|anywhere)",
     ),
     _p(
         "suicidal_ideation",
@@ -112,7 +124,12 @@ PATTERNS: tuple[CrisisPattern, ...] = (
         r"(?:live|living|go(?:ing)? on|carry(?:ing)? on|be(?:ing)? alive|stay(?:ing)? alive)\b",
     ),
     _p("suicidal_ideation", r"\bnot worth living\b|\bnothing (?:left )?to live for\b"),
-    _p("suicidal_ideation", r"\b(?:better off|happier|be better)\s+without me\b"),
+    _p(
+        "suicidal_ideation",
+        r"\b(?:everyone|everybody|the world|my family|my kids|my children|they|people|we all|"
+        r"they all|all of them|would all|all be|world would|family would)\b[^.!?]{0,25}"
+        r"\b(?:better off|happier|be better)\s+without me\b",
+    ),
     _p("suicidal_ideation", r"\bend(?:ing)? it all\b|\bend it (?:tonight|today|now|soon)\b"),
     _p("suicidal_ideation", r"\b(?:sleep|fall asleep|go to sleep)\b[^.!?]{0,25}\bnever wake up\b"),
     _p("suicidal_ideation", r"\bhow many (?:pills|tablets)\b[^.!?]{0,30}\b(?:take|kill|die|need)"),
@@ -122,12 +139,38 @@ PATTERNS: tuple[CrisisPattern, ...] = (
         r"end it|do it painlessly)\b",
     ),
     _p("suicidal_ideation", r"\bwhen i'm gone\b|\bafter i'm gone\b|\bonce i'm gone\b"),
+    _p(
+        "suicidal_ideation",
+        r"\bkms\b|\bunalive\s+my\s?self\b|\b(?:going to|gonna|want to|wanna|might|should|"
+        r"could|will|i'll|just|to)\s+off\s+my\s?self\b",
+    ),
+    # means: pills saved or stockpiled for the purpose
+    _p(
+        "suicidal_ideation",
+        r"\b(?:pills|tablets|meds|medication|sleeping pills|painkillers)\b[^.!?]{0,30}\b"
+        r"(?:saved|stockpiled|hoarded|stashed|put aside|set aside|saving|stockpiling|hoarding)\b|"
+        r"\b(?:saved|saving|stockpiled|stockpiling|hoarded|hoarding|stashed|stashing)\s+(?:up\s+)?"
+        r"(?:my\s+|all\s+my\s+|some\s+|a lot of\s+|enough\s+)?(?:pills|tablets|meds|"
+        r"medication|sleeping pills|painkillers)\b",
+        unless=r"\b(?:money|cash|dollars|coupons?|discount|insurance)\b",
+    ),
+    _p("suicidal_ideation", r"\b(?:tied|made|bought|got|have)\s+(?:a|the|my)\s+noose\b"),
+    _p(
+        "suicidal_ideation",
+        r"\b(?:thinking (?:about|of)|thought (?:about|of)|want to|wanna|going to|gonna|urge to|"
+        r"about to|ready to|keep picturing|planning on)\s+(?:just\s+)?(?:jumping|jump|throwing "
+        r"myself|throw myself|stepping|step|walking|walk)\s+(?:off|from|in front of|into)\s+"
+        r"(?:the|a|my|that|this|our)\s+(?:\w+\s+)?(?:bridge|roof|building|balcony|cliff|train|"
+        r"tracks|traffic|bus|lorry|truck|car|river|sea|window|ledge|tower)\b",
+        unless=r"\bbungee|\bparachut|\bskydiv|\binto the (?:sea|river|pool|lake) (?:for|to) (?:a )?"
+        r"(?:swim|cool)",
+    ),
     # --- self-harm ---
     _p(
         "self_harm",
         r"\b(?:cut|cutting|cuts|burn|burning|burned|burnt|harm|harming|harmed|injure|injuring|"
         r"injured|punish|punishing|scratch|scratching|starve|starving|bruise|bruising)\s+my\s?self\b",
-        unless=_ACCIDENT,
+        unless=_ACCIDENT + r"|\bwithout\b|\bburn(?:ed|t|ing)? my\s?self out\b",
     ),
     _p(
         "self_harm",
@@ -197,7 +240,8 @@ PATTERNS: tuple[CrisisPattern, ...] = (
         rf"strangles|strangled|slaps|slapped|abuses|abused|rapes|raped|molests|molested|"
         rf"assaults|assaulted|attacked|attacks|touches|touched|threatens|threatened|stabbed|"
         rf"burns|burned|drugged|pushed|shoved|hurts|beats up|beat up)\s+me\b",
-        unless=_JOKE + r"|\b(?:hit me up|it hit me|pillow|snowball|ball hit)\b",
+        unless=_JOKE + r"|\b(?:hit me up|it hit me|pillow|snowball|ball hit|kicked me out|"
+        r"kicks me out|threw me out)\b",
     ),
     _p(
         "abuse_violence",
@@ -242,15 +286,17 @@ PATTERNS: tuple[CrisisPattern, ...] = (
     _p("medical_emergency", r"\b(?:is|are|'s|'re|am|'m)\s+overdosing\b"),
     _p(
         "medical_emergency",
-        r"\b(?:took|taken|swallowed|downed|ate|take)\s+(?:a\s+|the\s+|my\s+)?(?:whole|entire|"
-        r"all(?: of)?(?: my| the)?|too many|too much|lots of|a lot of|bunch of|handful of|"
-        r"bottle of|packet of|pack of|box of)\b[^.!?]{0,25}\b(?:pills|tablets|meds|"
-        r"medication|medicine|capsules|paracetamol|painkillers|sleeping|insulin|antidepressants)",
+        r"\b(?:took|taken|swallowed|downed|ate|take)\s+(?:a\s+|the\s+|my\s+|like\s+|about\s+|"
+        r"maybe\s+|over\s+)?(?:whole|entire|all(?: of)?(?: my| the)?|too many|too much|lots of|"
+        r"a lot of|bunch of|handful of|bottle of|packet of|pack of|box of|\d{2,}|ten|twelve|"
+        r"fifteen|twenty|thirty|forty|fifty|a dozen|dozens of|loads of|heaps of)\b[^.!?]{0,25}"
+        r"\b(?:pills|tablets|meds|medication|medicine|capsules|paracetamol|painkillers|sleeping|"
+        r"insulin|antidepressants)",
     ),
     _p(
         "medical_emergency",
         r"\b(?:can't|cannot|can not|cant)\s+breathe\b",
-        unless=r"\blaugh|\b(?:heat|humid)",
+        unless=r"\blaugh|\b(?:heat|humid)|\bfeel(?:s|ing)? like\b|\boverwhelm",
     ),
     _p(
         "medical_emergency",
@@ -290,6 +336,239 @@ PATTERNS: tuple[CrisisPattern, ...] = (
     ),
     _p("medical_emergency", r"\b(?:is|'s) choking\b|\bbaby is coming\b"),
 )
+
+# --- risk indicators without stated intent, plan or means (the concern tier) -----------------
+
+
+@dataclass(frozen=True)
+class ConcernPattern:
+    """A risk indicator (feeling like a burden, hopelessness, wanting to disappear...) that asks
+    for a gentle, direct check-in rather than the crisis reply. ``said`` is how the check-in
+    refers to it ("When you say {said}, ...")."""
+
+    category: CrisisCategory
+    regex: re.Pattern[str]
+    said: str
+    unless: re.Pattern[str] | None = None
+
+    def matches(self, sentence: str) -> bool:
+        """Whether this indicator is in one normalised sentence."""
+        if not self.regex.search(sentence):
+            return False
+        return not (self.unless is not None and self.unless.search(sentence))
+
+
+def _c(
+    regex: str, said: str, unless: str | None = None, category: CrisisCategory = "suicidal_ideation"
+) -> ConcernPattern:
+    return ConcernPattern(category, re.compile(regex), said, re.compile(unless) if unless else None)
+
+
+_NOT_SELF = r"\b(?:don't|do not|dont|not|never|won't|hate|afraid of|scared of)\s+(?:\w+\s+){0,2}"
+
+#: Risk indicators, each said in the first person.
+CONCERN_PATTERNS: tuple[ConcernPattern, ...] = (
+    _c(
+        r"\b(?:i'm|i am|im|i feel like|feel like|i feel|i've become|i have become|i've been|"
+        r"i was|i'm being|i am being|being|i'm just|i am just)\s+(?:like\s+)?(?:i'm\s+|i am\s+)?"
+        r"(?:such\s+|just\s+|only\s+|nothing but\s+|a huge\s+|a big\s+|a real\s+)?(?:a\s+)?"
+        r"(?:burden|weight around|drain on)\b",
+        "you feel like a burden",
+        unless=_NOT_SELF + r"(?:be|being)\s+a\s+burden",
+    ),
+    _c(
+        r"\b(?:can't|cannot|cant|can not|don't think i can|dont think i can)\s+(?:keep\s+)?"
+        r"(?:go on|going on|keep going|carry on|do this anymore|take (?:it|this|any more|anymore)"
+        r"\s*(?:anymore|any more)?|cope anymore|face another day|survive another)\b",
+        "you can't go on",
+        unless=r"\b(?:can't|cant|cannot) go on (?:a|the|holiday|vacation|trips?|dates?|"
+        r"with (?:the|my|this) (?:job|relationship|course))\b",
+    ),
+    _c(
+        r"\b(?:want(?:ed)?|wanna|wish i could|would like|i'd like|need)\s+to\s+(?:just\s+)?"
+        r"(?:disappear|vanish)\b|\b(?:would|i'd) rather (?:just\s+)?(?:disappear|vanish)\b|"
+        r"\bdisappear (?:forever|for good|off the face)",
+        "you want to disappear",
+        unless=r"\bfor (?:a|the) (?:while|bit|day|few|week|weekend|month|night)|\bfor a few\b|"
+        r"\bon (?:a|an) (?:trip|holiday|vacation|hike)|\bhik(?:e|ing)|\bcamping|\btravel|"
+        r"\binto (?:a|my) (?:book|game|show)|\bfrom (?:this|the) (?:party|meeting|class|wedding)\b",
+    ),
+    _c(
+        r"\b(?:everything|it all|life|my life|things|the future|my future|it)\s+(?:just\s+)?"
+        r"(?:feels?|seems?|is|are|looks?)\s+(?:so\s+|completely\s+|totally\s+|really\s+|"
+        r"utterly\s+)?(?:hopeless|pointless|meaningless|bleak)\b|"
+        r"\b(?:i feel|i'm|i am|im|feeling|i've been feeling|i have been feeling)\s+"
+        r"(?:so\s+|really\s+|very\s+|completely\s+|quite\s+|utterly\s+|totally\s+)?"
+        r"hopeless\b(?!\s+(?:about|at|with|when it comes to)\s+(?!life|everything|the future))|"
+        r"\b(?:no|any) hope left\b|\b(?:i have|i've got|there's|there is|i've)\s+no hope\b|"
+        r"\blost all hope\b",
+        "things feel hopeless",
+    ),
+    _c(
+        r"\b(?:what's|whats|what is)\s+(?:even\s+)?the\s+point\s+(?:anymore|of (?:anything|"
+        r"living|life|me|trying|going on|it all|any of it)(?:\s+anymore)?)\b|"
+        r"\bno point (?:in )?(?:anything|trying|going on|any of it)(?: anymore)?\b|"
+        r"\b(?:don't|do not|dont|can't|cannot|cant|no longer)\s+see\s+(?:the|any)\s+point\s+"
+        r"(?:of|in)\s+(?:going on|carrying on|living|life|anything|being here|being alive|"
+        r"trying anymore|any of it)\b",
+        "you don't see the point",
+        unless=r"\b(?:arguing|asking|calling|waiting|studying|applying|complaining)\b",
+    ),
+    _c(
+        r"\b(?:tired|sick|exhausted|weary)\s+of\s+(?:life|living|being alive|existing|"
+        r"being me|being here)\b|\b(?:hate|hated)\s+being alive\b|\bgiving up on life\b|"
+        r"\bgive up on life\b|\bgave up on life\b",
+        "you're tired of living",
+    ),
+    _c(
+        r"\b(?:no ?one|nobody)\s+(?:would|will|'d)\s+(?:even\s+)?(?:care|notice|miss me|"
+        r"mind)\s+(?:if|when)\s+i\b|\bno ?one would (?:even\s+)?miss me\b|"
+        r"\b(?:no ?one|nobody)\s+(?:needs|wants) me\s*(?:anymore|around)?\b",
+        "nobody would notice or care",
+    ),
+    _c(
+        r"\b(?:wish|easier if|better if|simpler if|relief if)\s+i\s+(?:just\s+)?(?:wasn't|was not|"
+        r"weren't|were not|wasnt|didn't|did not)\s+(?:here|around|alive|born|exist)\b|"
+        r"\bwish i(?:'d| had) never been born\b|\b(?:stop|stopped) existing\b|"
+        r"\bnot (?:being|be) here anymore\b|\bwasn't meant to be here\b|"
+        r"\bthinking about not being here\b|\bjust taking up space\b|\bwaste of space\b",
+        "you'd rather not be here",
+    ),
+    _c(r"\b(?:better off|happier)\s+without me\b", "they'd be better off without you"),
+    _c(
+        r"\b(?:trapped|stuck)\b[^.!?]{0,20}\bno (?:way|escape)(?: out)?\b|"
+        r"\bno way out\b",
+        "you feel there's no way out",
+        unless=r"\b(?:traffic|elevator|lift|meeting|queue|contract|game|level|maze|room)\b",
+    ),
+)
+
+#: A past-tense report of abuse ("when I was a teenager", "years ago"): support without the
+#: crisis reply, unless something says it is still happening.
+_PAST = re.compile(
+    r"\bwhen i was (?:a |an |little|young|younger|small|\d+|in )|\byears ago\b|"
+    r"\bas a (?:child|kid|teen(?:ager)?|little girl|little boy)\b|\bgrowing up\b|"
+    r"\bin (?:my|the) past\b|\bused to\b|\blong time ago\b|\bin high school\b|"
+    r"\bin college\b|\bsurvivor\b|\bchildhood\b"
+)
+_STILL = re.compile(
+    r"\b(?:again|tonight|today|yesterday|last night|right now|at the moment|these days|"
+    r"every (?:day|night|time|week)|still (?:happening|going on|does|doing|hits|hurts|abuses|"
+    r"touches|comes|live with|living with|with (?:him|her|them))|keeps? (?:hitting|hurting|"
+    r"touching|coming|doing|cutting|burning)|is (?:hitting|hurting|abusing|touching)|"
+    r"(?:am|i'm|im) still)\b"
+)
+
+
+def match_concern(text: str) -> list[ConcernPattern]:
+    """Every risk indicator in some sentence of ``text``."""
+    norm = normalise(text)
+    hits: list[ConcernPattern] = []
+    for sentence in sentences(norm) or [norm]:
+        hits.extend(p for p in CONCERN_PATTERNS if p.matches(sentence) and p not in hits)
+    return hits
+
+
+_RECOVERED = re.compile(
+    r"\b(?:don't|do not|dont|no longer|not)\s+(?:\w+\s+)?(?:hurt|cut|harm|burn)\w*\s+"
+    r"(?:my\s?self\s+)?(?:anymore|any more)\b|\b(?:stopped|quit)\s+(?:cutting|self[- ]?harming|"
+    r"hurting myself)\b|\b(?:\d+|a few|several|many|two|three) (?:days|weeks|months|years) clean\b"
+)
+
+
+def history_only(text: str) -> bool:
+    """Whether the crisis language in ``text`` is about the past ("when I was a teenager",
+    "years ago", "I don't hurt myself anymore") and nothing in it says it is happening now:
+    a history to hear and ask about (the concern tier), not an emergency."""
+    norm = normalise(text)
+    return bool(_PAST.search(norm) or _RECOVERED.search(norm)) and not _STILL.search(norm)
+
+
+# --- reading an answer in the light of the question ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class RiskQuestion:
+    """A question about risk in the last assistant (or supporter) message: which category it
+    asks about, and which answer means danger (``"yes"`` to "are you having thoughts of ending
+    your life?", ``"no"`` to "are you safe right now?")."""
+
+    category: CrisisCategory
+    danger: str
+
+
+_QUESTIONS: tuple[tuple[re.Pattern[str], CrisisCategory, str], ...] = (
+    (
+        re.compile(
+            r"\b(?:thoughts? (?:of|about) (?:ending your life|suicide|killing yourself|"
+            r"not being here|dying)|thinking (?:of|about) (?:ending your life|suicide|killing "
+            r"yourself|taking your (?:own )?life)|(?:want|wanting) to (?:die|end your life|kill "
+            r"yourself)|suicidal)\b[^.!]*\?"
+        ),
+        "suicidal_ideation",
+        "yes",
+    ),
+    (
+        re.compile(r"\b(?:hurting|harming|cutting|hurt|harm|cut) yourself\b[^.!]*\?"),
+        "self_harm",
+        "yes",
+    ),
+    (
+        re.compile(
+            r"\b(?:act on (?:these|those|this|that) feelings|hurt (?:someone|anyone|somebody|them|"
+            r"him|her))\b[^.!]*\?"
+        ),
+        "harm_to_others",
+        "yes",
+    ),
+    (
+        re.compile(
+            r"\b(?:is|are) (?:anyone|someone|somebody|he|she|they) (?:still )?hurting you\b[^.!]*\?"
+        ),
+        "abuse_violence",
+        "yes",
+    ),
+    (
+        re.compile(r"\bare you (?:safe|somewhere safe)\b[^.!]*\?"),
+        "suicidal_ideation",
+        "no",
+    ),
+)
+_YES = re.compile(
+    r"^(?:yes+|yeah|yea|yep|yup|ya|y|i am|i do|i have|i guess|i think so|sometimes|maybe|"
+    r"kind of|kinda|sort of|a little|a bit|often|all the time|every day|every night|a lot|"
+    r"honestly,? yes|if i'm honest|to be honest,? yes|i've thought about it|"
+    r"i have thought about it|i'm thinking about it|more than i'd like|lately,? yes|probably)\b"
+)
+_NO = re.compile(
+    r"^(?:no+|nope|nah|not really|never|not at all|no way|god no|i'm not|i am not|im not|"
+    r"i wouldn't|i would never|i'd never|definitely not|of course not|not like that|no no)\b"
+)
+_UNSURE = re.compile(r"^(?:i don't know|i dont know|idk|not sure|i'm not sure|dunno|i can't say)\b")
+
+
+def risk_question(message: str) -> RiskQuestion | None:
+    """The risk question asked in ``message`` (the last one when several), or ``None``."""
+    norm = normalise(message)
+    found: tuple[int, RiskQuestion] | None = None
+    for regex, category, danger in _QUESTIONS:
+        for match in regex.finditer(norm):
+            if found is None or match.start() > found[0]:
+                found = (match.start(), RiskQuestion(category, danger))
+    return found[1] if found else None
+
+
+def answer_polarity(text: str) -> str | None:
+    """``"yes"``, ``"no"`` or ``"unsure"`` for a message that opens as an answer, else ``None``."""
+    norm = normalise(text).lstrip("\"'(- ")
+    if _NO.search(norm):
+        return "no"
+    if _UNSURE.search(norm):
+        return "unsure"
+    if _YES.search(norm):
+        return "yes"
+    return None
+
 
 #: Short answers that, right after a crisis reply ("Are you safe right now?"), mean "no".
 _FOLLOW_UP = re.compile(
@@ -333,6 +612,12 @@ IDIOMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     for pattern, literal in (
         (r"\b(?:could|would|'d|i'd) (?:kill|murder|die) for\b", "would really like"),
         (r"\b(?:is|are|'s|'re) killing me\b", "is bothering me"),
+        (
+            r"\b(?:is|are|'s|'re|will|'ll) (?:going to |gonna )?(?:kill|murder) me "
+            r"(?=when (?:he|she|they) (?:sees?|finds? out|hears?|notices?|reads?|learns?|"
+            r"realises?|realizes?|gets? (?:the|my) (?:bill|grades|results|report))\b)",
+            "will be angry with me ",
+        ),
         (r"\b(?:is|are|was|were) (?:going to|gonna) be the death of me\b", "is exhausting me"),
         (r"\bthe death of me\b", "exhausting"),
         (
@@ -340,6 +625,11 @@ IDIOMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "did very well",
         ),
         (r"\bdying to\b", "eager to"),
+        (
+            r"\b(?:disappear|vanish)(?= for (?:a|the) (?:while|bit|few|week|weekend|day|month|"
+            r"night)| for a few\b| on (?:a|an) (?:trip|holiday|vacation|hike))",
+            "get away",
+        ),
         (r"\bto die for\b", "wonderful"),
         (
             r"\b(?:die|died|dying) (?:of|from) (?:embarrassment|shame|boredom|laughter|cuteness)\b",

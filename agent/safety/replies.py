@@ -68,6 +68,34 @@ def compose_safe_reply(category: CrisisCategory, table: LocaleResources) -> str:
     return _TEMPLATES[category].format(line=line, emergency=table.emergency, also=also)
 
 
+#: The check-in that ends the normal reply on the concern tier, by category. Safe-messaging
+#: guidance: asking directly about suicide does not raise the risk, and it tells the person that
+#: they can talk about it. ``{said}`` is how the person's words are referred to.
+_CHECK_INS: dict[CrisisCategory, str] = {
+    "suicidal_ideation": (
+        "When {said}, I want to ask you directly, and it's okay to say: are you having "
+        "thoughts of ending your life?"
+    ),
+    "self_harm": "Can I ask you gently: are you hurting yourself, or thinking about it?",
+    "harm_to_others": (
+        "Can I ask you something directly: are you worried you might act on these feelings "
+        "and hurt someone?"
+    ),
+    "abuse_violence": "Can I ask: is anyone hurting you now, and are you safe where you are?",
+    "medical_emergency": (
+        "If you or someone with you needs urgent medical help, please call {emergency} now."
+    ),
+}
+_SAID_DEFAULT = "you say things like this"
+
+
+def compose_check_in(category: CrisisCategory, said: str | None, table: LocaleResources) -> str:
+    """The check-in question for the concern tier; ``said`` names the risk indicator heard
+    ("you feel like a burden" gives "When you say you feel like a burden, ...")."""
+    phrase = f"you say {said}" if said else _SAID_DEFAULT
+    return _CHECK_INS[category].format(said=phrase, emergency=table.emergency)
+
+
 # --- the output guard ---------------------------------------------------------------------------
 
 _LEAK_MARKERS = re.compile(

@@ -45,8 +45,8 @@ def test_turn_events_come_in_order():
     bot = fake_attune()
     types = [e.type for e in bot.stream_turn("My dog died and I am sad", "s1")]
     # text emotion, then the fused affect
-    assert types[:4] == ["perception", "perception", "appraisal", "strategy"]
-    assert set(types[4:-1]) == {"reply.delta"} and types[-1] == "reply.done"
+    assert types[:5] == ["perception", "perception", "safety", "appraisal", "strategy"]
+    assert set(types[5:-1]) == {"reply.delta"} and types[-1] == "reply.done"
     assert len({e.turn_id for e in bot.stream_turn("again", "s1")}) == 1
 
 

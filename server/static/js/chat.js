@@ -347,7 +347,7 @@ function systemNote(text, { kind = "error", code = null, after = null } = {}) {
 
 // --- the inspector -----------------------------------------------------------------------------
 
-const SECTION_ORDER = ["text_emotion", "speech_emotion", "face", "affect", "crisis", "appraisal", "strategy"];
+const SECTION_ORDER = ["text_emotion", "speech_emotion", "face", "affect", "safety", "appraisal", "strategy"];
 
 function section(turn, key, title, content) {
   botBubble(turn);
@@ -468,18 +468,49 @@ function renderStrategy(turn, st) {
   section(turn, "strategy", "Support strategy", el("div", {}, ...parts));
 }
 
-function renderCrisis(turn, data) {
-  section(
-    turn,
-    "crisis",
-    "Safety",
+const TIER_TEXT = {
+  none: "No risk found in this message.",
+  concern: "Attune heard something worth asking about gently, and ended its reply with a check-in question.",
+};
+
+// the graded safety check of every turn: none / concern / crisis, with the reason; concern is
+// shown here only (never the crisis banner)
+function renderSafety(turn, data) {
+  const tier = data.tier || "none";
+  turn.safety = data;
+  if (tier === "crisis") return; // the crisis event follows and fills the section
+  const parts = [
     el(
       "p",
       { class: "insp-lead" },
-      el("span", { class: "badge badge-danger", text: "Crisis" }),
-      ` ${String(data.category || "").replaceAll("_", " ")} (confidence ${pct(data.confidence)}). Attune answered with a safe reply and resources.`
+      el("span", { class: tier === "concern" ? "badge badge-info" : "badge", text: tier === "concern" ? "Concern" : "None" }),
+      ` ${TIER_TEXT[tier] || ""}`
+    ),
+  ];
+  if (data.reason) parts.push(el("p", { class: "insp-meta", text: `reason: ${data.reason}` }));
+  section(turn, "safety", "Safety", el("div", {}, ...parts));
+  turn.botItem.dataset.tier = tier;
+}
+
+function renderCrisis(turn, data) {
+  const reason = turn.safety && turn.safety.reason;
+  section(
+    turn,
+    "safety",
+    "Safety",
+    el(
+      "div",
+      {},
+      el(
+        "p",
+        { class: "insp-lead" },
+        el("span", { class: "badge badge-danger", text: "Crisis" }),
+        ` ${String(data.category || "").replaceAll("_", " ")} (confidence ${pct(data.confidence)}). Attune answered with a safe reply and resources.`
+      ),
+      reason ? el("p", { class: "insp-meta", text: `reason: ${reason}` }) : null
     )
   );
+  turn.botItem.dataset.tier = "crisis";
   showCrisis(data);
 }
 
@@ -580,6 +611,11 @@ function onMessage(msg) {
       if (d.speech_emotion) renderSpeechEmotion(turn, d.speech_emotion);
       if (d.face) renderFace(turn, d.face);
       if (d.affect) renderAffect(turn, d.affect);
+      break;
+    }
+    case "safety": {
+      const turn = findTurn(msg);
+      if (turn) renderSafety(turn, msg.data || {});
       break;
     }
     case "crisis": {
