@@ -459,19 +459,19 @@ class TurnEvent(_Frozen):
     """One streamed event of a turn, in the order the graph produces them.
 
     ``perception``+ -> ``safety`` -> ``appraisal`` -> ``strategy`` -> ``reply.delta``* ->
-    ``audio.chunk``* -> ``reply.done``; on a crisis: ``perception``+ -> ``safety`` -> ``crisis``
-    -> ``strategy`` (overridden) -> ``reply.delta`` -> ``audio.chunk``* -> ``reply.done``.
-    ``safety`` (every text turn) carries ``tier`` (none / concern / crisis), ``category``,
-    ``reason`` and ``matched_by``; on concern the reply ends with the check-in question. There is one ``perception`` event
-    per modality present (keys ``transcript`` + ``speech_emotion``, ``text_emotion``,
-    ``face``), then one with the fused ``affect``. ``crisis`` carries ``category``,
-    ``confidence`` and ``resources``. ``audio.chunk`` (only when speech was asked for) holds a
-    :class:`modalities.voice.base.SpeechChunk` object under ``chunk`` (not JSON: the server
+    ``audio.chunk``* -> ``reply.done``; on a crisis: ``perception``+ -> ``safety`` -> ``crisis`` ->
+    ``strategy`` (overridden) -> ``reply.delta`` -> ``audio.chunk``* -> ``reply.done``. ``safety``
+    (every text turn) carries ``tier`` (none / concern / crisis), ``category``, ``reason`` and
+    ``matched_by``; on concern the reply ends with the check-in question. There is one
+    ``perception`` event per modality present (keys ``transcript`` + ``speech_emotion``,
+    ``text_emotion``, ``face``), then one with the fused ``affect``. ``crisis`` carries
+    ``category``, ``confidence`` and ``resources``. ``audio.chunk`` (only when speech was asked for)
+    holds a :class:`modalities.voice.base.SpeechChunk` object under ``chunk`` (not JSON: the server
     encodes it) and the ``style`` spoken; when the avatar was asked for, each is followed by an
-    ``avatar.cues`` event (``cues``: the JSON timeline of the same stretch of time), and a
-    requested video comes last as ``avatar.video`` (``path``, ``seconds``). In a low-latency
-    voice turn (``voice.low_latency``) ``audio.chunk`` events interleave with ``reply.delta``:
-    each sentence is spoken as soon as it is final.
+    ``avatar.cues`` event (``cues``: the JSON timeline of the same stretch of time), and a requested
+    video comes last as ``avatar.video`` (``path``, ``seconds``). In a low-latency voice turn
+    (``voice.low_latency``) ``audio.chunk`` events interleave with ``reply.delta``: each sentence is
+    spoken as soon as it is final.
     """
 
     type: EventType

@@ -174,7 +174,14 @@ class TurnQueued(_ServerMessage):
 
 
 TurnEventType = Literal[
-    "perception", "safety", "crisis", "appraisal", "strategy", "reply.delta", "reply.done", "avatar.cues"
+    "perception",
+    "safety",
+    "crisis",
+    "appraisal",
+    "strategy",
+    "reply.delta",
+    "reply.done",
+    "avatar.cues",
 ]
 
 
@@ -183,9 +190,10 @@ class TurnEventMessage(_ServerMessage):
 
     ``data`` is the event's payload as the engine defines it (``modalities.types.TurnEvent``):
     ``perception`` (``text_emotion`` / ``transcript`` + ``speech_emotion`` / ``face`` /
-    ``affect``), ``safety`` (``tier``, ``category``, ``reason``), ``crisis``, ``appraisal``, ``strategy``, ``reply.delta`` (``text``),
-    ``reply.done`` (``text`` and the whole ``result``), ``avatar.cues`` (``cues``). Event types
-    added to the engine later are forwarded the same way.
+    ``affect``), ``safety`` (``tier``, ``category``, ``reason``), ``crisis``, ``appraisal``,
+    ``strategy``, ``reply.delta`` (``text``), ``reply.done`` (``text`` and the whole
+    ``result``), ``avatar.cues`` (``cues``). Event types added to the engine later are
+    forwarded the same way.
     """
 
     type: str

@@ -50,14 +50,15 @@ def build_reply_messages(
 
 
 def with_check_in(reply: str, check_in: str, spoken: str = "") -> str:
-    """``reply`` ended with the concern tier's check-in question. A closing question of the
-    reply is dropped first (two questions at once ask the person to choose), unless it was
-    already spoken or is the only sentence."""
+    """``reply`` ended with the concern tier's check-in question. The reply's own closing
+    questions are dropped first (two questions at once ask the person to choose), keeping its
+    first sentence and whatever was already spoken."""
     sentences = split_sentences(reply)
-    if len(sentences) > 1 and sentences[-1].endswith("?"):
+    while len(sentences) > 1 and sentences[-1].endswith("?"):
         kept = " ".join(sentences[:-1])
-        if len(kept) >= len(spoken.strip()):
-            reply = kept
+        if len(kept) < len(spoken.strip()):
+            break
+        sentences, reply = sentences[:-1], kept
     return f"{reply.rstrip()} {check_in}".strip()
 
 
