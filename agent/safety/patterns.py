@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TypeVar
 
 from modalities.types import CrisisCategory
 
@@ -56,6 +57,9 @@ class CrisisPattern:
         if not self.regex.search(sentence):
             return False
         return not (self.unless is not None and self.unless.search(sentence))
+
+
+_P = TypeVar("_P", "CrisisPattern", "ConcernPattern")
 
 
 def _p(category: CrisisCategory, regex: str, unless: str | None = None) -> CrisisPattern:
@@ -462,11 +466,7 @@ _STILL = re.compile(
 
 def match_concern(text: str) -> list[ConcernPattern]:
     """Every risk indicator in some sentence of ``text``."""
-    norm = normalise(text)
-    hits: list[ConcernPattern] = []
-    for sentence in sentences(norm) or [norm]:
-        hits.extend(p for p in CONCERN_PATTERNS if p.matches(sentence) and p not in hits)
-    return hits
+    return _matching(CONCERN_PATTERNS, text)
 
 
 _RECOVERED = re.compile(
@@ -582,13 +582,18 @@ _REASSURED = re.compile(
 )
 
 
+def _matching(patterns: tuple[_P, ...], text: str) -> list[_P]:
+    """The patterns that fire on some sentence of ``text``, in table order."""
+    norm = normalise(text)
+    hits: list[_P] = []
+    for sentence in sentences(norm) or [norm]:
+        hits.extend(p for p in patterns if p.matches(sentence) and p not in hits)
+    return hits
+
+
 def match_patterns(text: str) -> list[CrisisPattern]:
     """Every pattern that fires on some sentence of ``text``."""
-    norm = normalise(text)
-    hits: list[CrisisPattern] = []
-    for sentence in sentences(norm) or [norm]:
-        hits.extend(p for p in PATTERNS if p.matches(sentence) and p not in hits)
-    return hits
+    return _matching(PATTERNS, text)
 
 
 def is_follow_up_answer(text: str) -> bool:
