@@ -11,8 +11,8 @@ ESConv's train seeker messages (:func:`esconv_negatives`), filtered the same way
 conversational negatives: long, informal messages about jobs, break-ups, school and loneliness,
 the text the detector meets most. A classifier trained on them is CC BY-NC 4.0 like ESConv;
 ``attune train safety --no-esconv`` fits an Apache-2.0 one without them. Embeddings are cached
-under the state dir (keyed by the texts, the embedder's probe vectors and this module's filter)
-so that ``attune train safety`` re-runs in seconds.
+under the state dir (keyed by the texts embedded and the embedder's probe vectors) so that
+``attune train safety`` re-runs in seconds.
 """
 
 from __future__ import annotations
@@ -45,8 +45,6 @@ RISK_WORDS = re.compile(
     r"can'?t go on|no point|not worth|worthless|give up on life|want to be gone",
     re.IGNORECASE,
 )
-#: Bumped whenever the filter above changes, so cached embeddings are rebuilt.
-FILTER_VERSION = "3"
 #: Longest comment used (characters): long comments are rare and slow to embed.
 MAX_CHARS = 300
 
@@ -95,18 +93,20 @@ def esconv_negatives(path: Path | str) -> list[str]:
 def embed_cached(
     embedder: Embedder, texts: list[str], cache_dir: Path | None, tag: str, probe: np.ndarray
 ) -> np.ndarray:
-    """``embedder.embed`` of the literalised texts, cached in ``cache_dir`` when given."""
+    """``embedder.embed`` of the literalised texts, cached in ``cache_dir`` when given (keyed
+    by exactly what is embedded and the embedder's probe vectors, so a change to the filter or
+    to the idioms rebuilds it)."""
+    read = [literalise(t) for t in texts]
     digest = hashlib.sha256()
-    digest.update(FILTER_VERSION.encode())
     digest.update(probe.astype(np.float32).round(4).tobytes())
-    for t in texts:
+    for t in read:
         digest.update(t.encode("utf-8") + b"\0")
     path = cache_dir / f"safety_{tag}_{digest.hexdigest()[:16]}.npy" if cache_dir else None
     if path is not None and path.is_file():
         cached = np.load(path)
         if cached.shape[0] == len(texts):
             return np.asarray(cached)
-    vectors = np.asarray(embedder.embed([literalise(t) for t in texts]), dtype=np.float32)
+    vectors = np.asarray(embedder.embed(read), dtype=np.float32)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path, vectors)

@@ -481,12 +481,7 @@ _CATEGORY_WORDS = {
 
 
 def _last_assistant(context: Sequence[ChatMessage] | None) -> str | None:
-    for message in reversed(context or ()):
-        if message.role == "assistant":
-            return message.content
-        if message.role == "user":
-            continue
-    return None
+    return next((m.content for m in reversed(context or ()) if m.role == "assistant"), None)
 
 
 class CrisisDetector:

@@ -72,6 +72,22 @@ def _ratio(a: int, b: int) -> float:
     return round(a / b, 4) if b else 0.0
 
 
+def _assess_all(
+    detector: CrisisDetector,
+    texts: list[str],
+    contexts: list[tuple[ChatMessage, ...]] | None,
+    batch_size: int,
+) -> list[SafetyAssessment]:
+    """``detector.assess_batch`` over ``texts`` in batches of ``batch_size``."""
+    out: list[SafetyAssessment] = []
+    for start in range(0, len(texts), batch_size):
+        end = start + batch_size
+        out.extend(
+            detector.assess_batch(texts[start:end], None, contexts[start:end] if contexts else None)
+        )
+    return out
+
+
 def evaluate_safety(
     detector: CrisisDetector, path: Path | str, *, batch_size: int = 64
 ) -> dict[str, Any]:
@@ -88,10 +104,7 @@ def evaluate_safety(
     ``misses`` and ``false_alarms`` list 0-based line indices (blank lines not counted).
     """
     rows = load_labelled(path)
-    texts = [r["text"] for r in rows]
-    predictions: list[SafetyAssessment] = []
-    for start in range(0, len(texts), batch_size):
-        predictions.extend(detector.assess_batch(texts[start : start + batch_size]))
+    predictions = _assess_all(detector, [r["text"] for r in rows], None, batch_size)
     counts: Counter[str] = Counter()
     misses, false_alarms = [], []
     hit_by_cat: Counter[str] = Counter()
@@ -258,19 +271,15 @@ def evaluate_conversations(
     with ``review``, the hand verdict; ``review`` sums up how many flags were judged genuine.
     """
     messages = seeker_messages(load_conversations(path))
-    results: list[SafetyAssessment] = []
-    for start in range(0, len(messages), batch_size):
-        chunk = messages[start : start + batch_size]
-        results.extend(
-            detector.assess_batch([m.text for m in chunk], None, [m.context for m in chunk])
-        )
+    texts, contexts = [m.text for m in messages], [m.context for m in messages]
+    results = _assess_all(detector, texts, contexts, batch_size)
     # ``previous`` only matters after a crisis: re-read, in order, each message that follows one
     for i in range(1, len(messages)):
         before = results[i - 1]
         if messages[i].dialogue == messages[i - 1].dialogue and before.crisis:
             m = messages[i]
             results[i] = detector.assess(m.text, before, m.context)
-    by_dialogue = {m.dialogue for m in messages}
+    dialogues = {m.dialogue for m in messages}
     decisions = load_review(review) if review is not None else {}
     tiers: Counter[str] = Counter(a.tier for a in results)
     categories: dict[str, Counter[str]] = {t: Counter() for t in ("concern", "crisis")}
@@ -297,7 +306,7 @@ def evaluate_conversations(
         flagged.append(row)
     n = len(messages)
     report: dict[str, Any] = {
-        "n_dialogues": len(by_dialogue),
+        "n_dialogues": len(dialogues),
         "n_messages": n,
         "per_tier": {t: tiers[t] for t in SAFETY_TIERS},
         "rate_per_tier": {t: _ratio(tiers[t], n) for t in SAFETY_TIERS},
