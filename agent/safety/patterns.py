@@ -445,6 +445,46 @@ CONCERN_PATTERNS: tuple[ConcernPattern, ...] = (
         "you feel there's no way out",
         unless=r"\b(?:traffic|elevator|lift|meeting|queue|contract|game|level|maze|room)\b",
     ),
+    # Hiding the marks of self-harm is itself a recognised warning sign.
+    _c(
+        r"\b(?:hide|hiding|cover|covering|hid|covered)\s+(?:up\s+)?(?:the\s+)?(?:my\s+)?"
+        r"(?:arms|wrists|thighs|legs|scars|cuts|marks|burns)\b|"
+        r"\b(?:long sleeves|sleeves|bracelets|wristbands)\b[^.!?]{0,40}\b(?:no ?one|nobody|"
+        r"people|anyone)\s+(?:can\s+|could\s+|will\s+|would\s+)?(?:sees?|notices?|asks?)\b",
+        "you keep your arms hidden",
+        category="self_harm",
+    ),
+    # Fear of one's own violence, and urges to hurt: ask, don't alarm.
+    _c(
+        r"\b(?:scared|afraid|frightened|terrified|worried)\s+(?:of\s+)?(?:what|that)\s+i\s*"
+        r"(?:'ll|will|might|could|would|'d|am going to|'m going to|m going to)\s+"
+        r"(?:do|end up doing|snap)\b|"
+        r"\b(?:urges?|impulses?|thoughts?)\s+(?:to|of|about)\s+(?:\w+\s+){0,1}"
+        r"(?:hurt(?:ing)?|push(?:ing)?|hit(?:ting)?|stab(?:bing)?|attack(?:ing)?|strangl\w*|"
+        r"chok(?:e|ing)|shov(?:e|ing))\s+(?:people|someone|somebody|him|her|them|my|a|the|"
+        r"strangers|others)\b",
+        "you're scared of what you might do",
+        category="harm_to_others",
+    ),
+    # Signs of abuse by someone with power over the person (a secret, unwanted touching).
+    _c(
+        r"\b(?:keeps?|kept|always|won't stop|wont stop|started)\s+(?:\w+\s+){0,4}?"
+        r"touching me\b|\btouch(?:es|ed|ing)? me\b[^.!?]{0,40}\b(?:don't|dont|didn't|do not)"
+        r"\s+(?:like|want)\b|"
+        r"\b(?:said|says|told me|tells me)\s+(?:that\s+)?(?:no ?one|nobody)\s+(?:would|will)\s+"
+        r"(?:ever\s+)?believe me\b|\b(?:said|says|told me|tells me)\s+(?:it's|it is|this is)\s+"
+        r"our (?:little )?secret\b",
+        "someone is doing things that frighten you",
+        category="abuse_violence",
+    ),
+    # Red flags in a child or baby that a parent may not name as an emergency.
+    _c(
+        r"\b(?:baby|infant|newborn|toddler|son|daughter|child|kid)\b[^.!?]{0,60}"
+        r"\b(?:floppy|limp|hard to wake|won't wake|wont wake|can't wake|cant wake|"
+        r"not waking|turning blue|lips are blue|struggling to breathe|not breathing)\b",
+        "your child is this unwell",
+        category="medical_emergency",
+    ),
 )
 
 #: A past-tense report of abuse ("when I was a teenager", "years ago"): support without the

@@ -78,6 +78,36 @@ def test_risk_indicators_are_heard(text, said):
 
 
 @pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("i always cover up my wrists with bracelets now", "self_harm"),
+        ("im terrified of what i might do to him if he comes back", "harm_to_others"),
+        ("lately i get these urges to hurt people on the bus", "harm_to_others"),
+        ("my uncle told me nobody would ever believe me", "abuse_violence"),
+        ("the neighbour keeps hugging and touching me when mum is out", "abuse_violence"),
+        ("my toddler is so limp today and won't wake up properly", "medical_emergency"),
+    ],
+)
+def test_risk_indicators_beyond_suicide_are_heard_with_their_category(text, category):
+    hits = match_concern(text)
+    assert hits and hits[0].category == category
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I wear long sleeves because the office is freezing",
+        "I'm scared of what my boss will do when he sees the numbers",
+        "I had this urge to eat a whole cake",
+        "My son is tired and grumpy today, he has a cold",
+        "my physio keeps touching my shoulder to check the knot",
+    ],
+)
+def test_near_misses_of_those_indicators_stay_ordinary(text):
+    assert match_concern(text) == []
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "I want to disappear for a while and go hiking alone",
@@ -298,7 +328,8 @@ def test_real_detector_meets_the_tier_targets_on_the_labelled_sets(minilm_detect
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="target not met: indirect language is caught as concern or crisis 0.89 (eval) and "
+    reason="target not met on the holdout: indirect language is caught as concern or crisis "
+    "0.98 (eval, the development set the risk-indicator families were written against) but "
     "0.84 (holdout) of the time, the issue asks 0.95; a head over frozen MiniLM vectors does "
     "not separate it from conversational sadness at the false-alarm budgets",
 )
