@@ -16,7 +16,7 @@ from typing import Any
 
 from agent.core import Attune
 from agent.settings import AttuneSettings
-from modalities.types import ChatMessage, GenerationParams
+from modalities.types import ChatMessage, GenerationParams, TurnResult
 
 #: Messages written by the project, cycled through a few sessions of five turns.
 MESSAGES = (
@@ -64,10 +64,21 @@ def run_bench(settings: AttuneSettings, turns: int = 20) -> dict[str, Any]:
     try:
         bot.turn("Hello, I had a long day.", "bench-warmup")
         latencies: list[float] = []
+        first_text: list[float] = []
         stages: dict[str, list[float]] = {}
         for i in range(turns):
             session = f"bench-{i // 5}"
-            result = bot.turn(MESSAGES[i % len(MESSAGES)], session)
+            t0 = time.perf_counter()
+            first: float | None = None
+            result = None
+            for event in bot.stream_turn(MESSAGES[i % len(MESSAGES)], session):
+                if first is None and event.type == "reply.delta" and event.data.get("text"):
+                    first = (time.perf_counter() - t0) * 1000
+                if event.type == "reply.done":
+                    result = TurnResult.model_validate(event.data["result"])
+            assert result is not None
+            if first is not None:
+                first_text.append(first)
             latencies.append(result.timings_ms["total"])
             for stage, ms in result.timings_ms.items():
                 stages.setdefault(stage, []).append(ms)
@@ -114,7 +125,14 @@ def run_bench(settings: AttuneSettings, turns: int = 20) -> dict[str, Any]:
             "p95": round(percentile(latencies, 0.95), 1),
             "mean": round(statistics.fmean(latencies), 1),
             "max": round(max(latencies), 1),
+            "target_p50": 2500.0,
         },
+        "first_text_ms": {
+            "p50": round(percentile(first_text, 0.5), 1) if first_text else None,
+            "p95": round(percentile(first_text, 0.95), 1) if first_text else None,
+            "target_p50": 1000.0,
+        },
+        "reply_adapter": getattr(getattr(bot.context.llm, "adapter", None), "name", None),
         "stage_ms_p50": {k: round(percentile(v, 0.5), 1) for k, v in sorted(stages.items())},
         "llm_tokens_per_s": round(pieces / gen_s, 1) if gen_s else None,
         "embedder_sentences_per_s": round(len(sentences) / embed_s, 1),

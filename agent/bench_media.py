@@ -151,6 +151,7 @@ def run_voice_bench(settings: AttuneSettings, turns: int = 10) -> dict[str, Any]
             "endpoint_ms": _summary(endpoint) if endpoint else None,
             "processing_ms": _summary(processing) if processing else None,
             "speech_end_to_first_audio_ms": _summary(total) if total else None,
+            "target_first_audio_p50_ms": 1500.0,
             "stage_ms_p50": {k: round(percentile(v, 0.5), 1) for k, v in sorted(stages.items())},
         },
     }

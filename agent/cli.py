@@ -137,6 +137,7 @@ class CommandGroups:
 #: stay cheap (argparse only); handlers import what they need.
 COMMAND_MODULES: list[str] = [
     "agent.commands.safety",
+    "agent.commands.replies",
     "agent.commands.strategies",
     "agent.commands.media",
     "agent.commands.avatar",

@@ -8,7 +8,7 @@ import threading
 import time
 import unicodedata
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from modalities.errors import InputError
 from modalities.text.base import Embedder, TextEmotionRecognizer
 from modalities.types import Audio, ChatMessage, SessionInfo, TurnEvent, TurnResult
 from strategies.base import StrategyPlanner
+from strategies.taxonomy import Strategy, normalize_strategy
 
 log = logging.getLogger(__name__)
 _SESSION_ID_MAX = 128
@@ -177,6 +178,7 @@ class Attune:
         speak: bool = False,
         avatar: bool = False,
         video: bool = False,
+        strategy: Strategy | str | None = None,
     ) -> TurnResult:
         """Run one turn and return everything it produced (see :meth:`stream_turn`).
 
@@ -185,7 +187,14 @@ class Attune:
         """
         result: TurnResult | None = None
         events = self.stream_turn(
-            text, session_id, audio=audio, image=image, speak=speak, avatar=avatar, video=video
+            text,
+            session_id,
+            audio=audio,
+            image=image,
+            speak=speak,
+            avatar=avatar,
+            video=video,
+            strategy=strategy,
         )
         for event in events:
             if event.type == "reply.done":
@@ -204,6 +213,7 @@ class Attune:
         avatar: bool = False,
         video: bool = False,
         cancel: threading.Event | None = None,
+        strategy: Strategy | str | None = None,
     ) -> Iterator[TurnEvent]:
         """Run one turn, yielding its events as they happen (see :class:`TurnEvent`).
 
@@ -224,7 +234,17 @@ class Attune:
         user's message and whatever reply was generated (none if the reply had not begun), and
         ``reply.done`` says ``interrupted``. A client that played only part of the reply then
         calls :meth:`truncate_reply` with what was heard.
+
+        ``strategy`` imposes this turn's support strategy (any spelling of the 8 ESConv names)
+        instead of the planner's: evaluation with the gold strategy, studies of one strategy.
+        The crisis reply still overrides it.
         """
+        given = None
+        if strategy is not None:
+            try:
+                given = normalize_strategy(strategy)
+            except ValueError as exc:
+                raise InputError("bad_strategy", str(exc)) from exc
         if text is None and audio is None:
             raise InputError("empty_turn", "a turn needs text or audio")
         text = None if text is None else validate_text(text, self.settings.chat.max_input_chars)
@@ -239,7 +259,7 @@ class Attune:
         config: Any = {"configurable": {"thread_id": session_id}}
         started = time.perf_counter()
         graph_input = new_turn_input(
-            turn_id, text, inputs=inputs, speak=speak, avatar=avatar, video=video
+            turn_id, text, inputs=inputs, speak=speak, avatar=avatar, video=video, strategy=given
         )
         with self._lock:
             context = self.context.for_turn(media, cancel)
@@ -364,6 +384,25 @@ class Attune:
         return True
 
     # --- sessions ----------------------------------------------------------------------------
+
+    def import_history(self, session_id: str, messages: Sequence[ChatMessage]) -> None:
+        """Start session ``session_id`` from an earlier conversation (user and assistant
+        messages, oldest first): a conversation carried over from another channel, or a
+        recorded dialogue replayed for evaluation. The session must not exist yet."""
+        session_id = validate_session_id(session_id)
+        config: Any = {"configurable": {"thread_id": session_id}}
+        cleaned = []
+        for message in messages:
+            if message.role not in ("user", "assistant"):
+                raise InputError("bad_role", "imported messages are from the user or the assistant")
+            content = validate_text(message.content, self.settings.chat.max_input_chars)
+            cleaned.append(message.model_copy(update={"content": content, "turn_id": None}))
+        with self._lock:
+            if self.graph.get_state(config).values.get("history"):
+                raise InputError(
+                    "session_exists", "history can only be imported into a new session"
+                )
+            self.graph.update_state(config, {"history": cleaned}, as_node="respond")
 
     def history(self, session_id: str) -> list[ChatMessage]:
         """The conversation of a session so far (empty for an unknown session)."""

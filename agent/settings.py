@@ -95,14 +95,32 @@ class LLMSettings(BaseModel):
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     #: Candidate replies sampled per turn; the best fit to the strategy and message is kept.
     #: With 1 the reply streams token by token.
-    candidates: int = Field(default=3, ge=1, le=8)
+    candidates: int = Field(default=1, ge=1, le=8)
     #: Ask the LLM for the chain-of-empathy appraisal (else the deterministic one is used).
-    llm_appraisal: bool = True
+    #: Off by default: on the bundled model it cost 2-3.5 s a turn and its output was mostly
+    #: discarded by validation.
+    llm_appraisal: bool = False
+    #: LoRA adapter for the ``llamacpp`` backend: ``bundled`` (the shipped reply adapter, applied
+    #: only over the bundled base model), ``none``, or a GGUF adapter file.
+    adapter: str = "bundled"
+    #: The reply prompt: ``auto`` (what the LLM backend says suits it), ``tuned`` or ``instruct``.
+    reply_prompt: Literal["auto", "tuned", "instruct"] = "auto"
     #: OpenAI-compatible endpoint (the ``openai`` backend): vLLM, llama.cpp server, Ollama.
     base_url: str = "http://127.0.0.1:8080/v1"
     model: str = "default"
     api_key: SecretStr = SecretStr("not-needed")
     timeout_s: float = Field(default=60.0, gt=0)
+
+    def adapter_file(self) -> Path | None:
+        """The LoRA adapter to load, or ``None`` (the bundled one only over the bundled model,
+        and only when it is installed)."""
+        if self.adapter == "none":
+            return None
+        if self.adapter == "bundled":
+            from agent.tuning import ADAPTER_PATH
+
+            return ADAPTER_PATH if self.model_path is None and ADAPTER_PATH.is_file() else None
+        return Path(self.adapter).expanduser()
 
 
 class ChatSettings(BaseModel):

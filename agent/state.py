@@ -23,6 +23,7 @@ from modalities.types import (
     TextEmotion,
     Transcript,
 )
+from strategies.taxonomy import Strategy
 
 #: What a turn can carry; raw audio and images travel in the per-turn runtime context
 #: (:class:`agent.context.TurnMedia`), never in the state, so they are never checkpointed.
@@ -95,6 +96,8 @@ class AttuneState(TypedDict, total=False):
     last_crisis: SafetyAssessment | None
     #: The conversation so far; each turn appends its user and assistant messages.
     history: Annotated[list[ChatMessage], merge_history]
+    #: A strategy imposed by the caller for this turn (evaluation with the gold strategy).
+    given_strategy: Strategy | None
     timings_ms: Annotated[dict[str, float], merge_timings]
 
 
@@ -106,10 +109,13 @@ def new_turn_input(
     speak: bool = False,
     avatar: bool = False,
     video: bool = False,
+    strategy: Strategy | None = None,
 ) -> AttuneState:
     """The input that starts a turn: per-turn keys reset, history untouched. Asking for video
-    implies the avatar, and the avatar implies speech."""
+    implies the avatar, and the avatar implies speech. ``strategy`` imposes the turn's support
+    strategy instead of the planner's choice."""
     return AttuneState(
+        given_strategy=strategy,
         turn_id=turn_id,
         inputs=inputs if inputs is not None else (["text"] if user_text else []),
         speak=speak or avatar or video,

@@ -33,6 +33,13 @@ EXPECT = {
         "kiosk state: attract",
         "screenshots: chat.png, kiosk.png",
     ],
+    "11_reply_strategies.py": [
+        "reply model: tuned (replies-lora.gguf)",
+        "[Question]",
+        "[Reflection of feelings]",
+        "[Providing Suggestions]",
+        "against one reference: BLEU-2",
+    ],
     "07_face_and_fusion.py": [
         "label=happy",
         "incongruent: True",

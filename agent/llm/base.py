@@ -45,6 +45,10 @@ class LLM(ABC):
 
     name: str = "llm"
     capabilities: LLMCapabilities = LLMCapabilities()
+    #: Which reply prompt suits this model: ``instruct`` (a general instruction model, given the
+    #: strategy's instruction and worked examples) or ``tuned`` (a model trained on the prompt of
+    #: :mod:`agent.tuning.format`, given the strategy as a control line).
+    reply_prompt: str = "instruct"
 
     @classmethod
     @abstractmethod

@@ -68,12 +68,16 @@ def _common_params(
     gpu_layers: int,
     parallel: int,
     verbose: bool,
+    adapter: Path | None = None,
 ) -> Any:
-    """``xllamacpp.CommonParams`` for one model; the listener is set by the caller."""
+    """``xllamacpp.CommonParams`` for one model (and LoRA adapter); the listener is set by the
+    caller."""
     import xllamacpp
 
     params = xllamacpp.CommonParams()
     params.model.path = str(model)
+    if adapter is not None:
+        params.lora_adapters = [xllamacpp.CommonAdapterLoraInfo(str(adapter), 1.0)]
     params.n_ctx = context_size
     params.n_parallel = parallel
     # Slots share the whole context pool, so one long conversation may use all of it.
@@ -169,10 +173,13 @@ class LlamaCppLLM(LLM):
         parallel: int = 1,
         timeout_s: float = 60.0,
         verbose: bool = False,
+        adapter: Path | str | None = None,
     ) -> None:
         """Remember the configuration; nothing is loaded yet.
 
         ``model_path`` is a GGUF file (``None``: the bundled SmolLM2-135M-Instruct).
+        ``adapter`` is a LoRA adapter GGUF for that model, applied at full scale (the shipped
+        reply adapter: :data:`agent.tuning.train.ADAPTER_PATH`).
         ``timeout_s`` bounds the wait for each piece of output (the first includes the prompt).
         """
         if parallel < 1:
@@ -184,6 +191,9 @@ class LlamaCppLLM(LLM):
         self.parallel = parallel
         self.timeout_s = timeout_s
         self.verbose = verbose
+        self.adapter = Path(adapter) if adapter is not None else None
+        if self.adapter is not None and not self.adapter.is_file():
+            raise ModelNotFoundError(f"LoRA adapter not found: {self.adapter}")
         self._lock = threading.Lock()
         self._server: Any = None
         self._socket_dir: str | None = None
@@ -200,9 +210,15 @@ class LlamaCppLLM(LLM):
             "threads": settings.llm.threads,
             "device": settings.device,
             "timeout_s": settings.llm.timeout_s,
+            "adapter": settings.llm.adapter_file(),
         }
         options.update(kwargs)
         return cls(**options)
+
+    @property
+    def reply_prompt(self) -> str:  # type: ignore[override]  # a property over the class default
+        """``tuned`` with the reply adapter loaded (its own prompt format), else ``instruct``."""
+        return "tuned" if self.adapter is not None else "instruct"
 
     @property
     def loaded(self) -> bool:
@@ -234,6 +250,7 @@ class LlamaCppLLM(LLM):
             gpu_layers=ALL_LAYERS if device == "cuda" else 0,
             parallel=self.parallel,
             verbose=self.verbose,
+            adapter=self.adapter,
         )
         # The wrapped server always listens; keep it off the network (see the module docstring).
         params.api_keys = [secrets.token_urlsafe(24)]
@@ -259,8 +276,9 @@ class LlamaCppLLM(LLM):
             weakref.finalize(self, shutil.rmtree, socket_dir, True)
         self.load_seconds = time.perf_counter() - started
         log.info(
-            "llama.cpp loaded %s in %.2f s (device=%s, threads=%d, n_ctx=%d, parallel=%d)",
+            "llama.cpp loaded %s%s in %.2f s (device=%s, threads=%d, n_ctx=%d, parallel=%d)",
             path.name,
+            f" + {self.adapter.name}" if self.adapter is not None else "",
             self.load_seconds,
             device,
             self.threads,

@@ -30,12 +30,23 @@ def planning_context(state: AttuneState) -> PlanningContext:
 
 
 def plan_strategy(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
-    """Choose the support strategy for this turn."""
+    """Choose the support strategy for this turn (the caller's, when the turn imposes one:
+    the planner's probabilities are still recorded, ``overridden`` says the choice was not its)."""
     start = time.perf_counter()
     planner = runtime.context.planner
     probs = planner.predict_proba(planning_context(state))
     chosen = max(STRATEGIES, key=lambda s: probs[s])
-    decision = StrategyDecision(strategy=chosen, probabilities=probs, planner=planner.name)
+    given = state.get("given_strategy")
+    if given is not None:
+        decision = StrategyDecision(
+            strategy=given,
+            probabilities=probs,
+            planner=planner.name,
+            overridden=given != chosen,
+            reason="given by the caller",
+        )
+    else:
+        decision = StrategyDecision(strategy=chosen, probabilities=probs, planner=planner.name)
     runtime.stream_writer({"type": "strategy", "strategy": decision})
     return {
         "strategy": decision,

@@ -1,4 +1,10 @@
-"""The reply node: generate a short reply for the strategy, conditioned on the appraisal."""
+"""The reply node: generate a short reply for the strategy.
+
+Two prompts: the reply-tuned model (the bundled model with its LoRA adapter) gets the dialogue
+and the strategy as a control line (:mod:`agent.tuning.format`); a general instruction model
+gets the strategy's instruction, two worked examples and the appraisal
+(:func:`build_reply_messages`).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from agent.prompting import render, strategy_guides
 from agent.reply import ReplyScorer, clean_reply, split_sentences
 from agent.safety.replies import SAFE_FALLBACK_REPLY, check_reply
 from agent.state import AttuneState
+from agent.tuning.format import tuned_messages
 from modalities.types import Appraisal, ChatMessage, GenerationParams, ReplyCheck
 from strategies.taxonomy import Strategy
 
@@ -47,6 +54,12 @@ def build_reply_messages(
     messages.extend(ChatMessage(role=m.role, content=m.content) for m in recent)
     messages.append(ChatMessage(role="user", content=user_text))
     return messages
+
+
+def reply_prompt(ctx: AttuneContext) -> str:
+    """``tuned`` or ``instruct``: the setting, or with ``auto`` what the LLM backend says."""
+    chosen = ctx.settings.llm.reply_prompt
+    return getattr(ctx.llm, "reply_prompt", "instruct") if chosen == "auto" else chosen
 
 
 def with_check_in(reply: str, check_in: str, spoken: str = "") -> str:
@@ -136,14 +149,19 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
     strategy = decision.strategy if decision else Strategy.OTHERS
     user_text = state.get("user_text") or ""
     history = state.get("history", [])
-    messages = build_reply_messages(
-        strategy,
-        state.get("appraisal"),
-        history,
-        user_text,
-        ctx.settings.chat.history_messages,
-        mixed=mixed_signals(state.get("affect")),
-    )
+    if reply_prompt(ctx) == "tuned":
+        messages = tuned_messages(
+            history[-ctx.settings.chat.history_messages :], user_text, strategy
+        )
+    else:
+        messages = build_reply_messages(
+            strategy,
+            state.get("appraisal"),
+            history,
+            user_text,
+            ctx.settings.chat.history_messages,
+            mixed=mixed_signals(state.get("affect")),
+        )
     fast = low_latency_voice(state, ctx)
     n = 1 if fast else ctx.settings.llm.candidates
     speaker = (

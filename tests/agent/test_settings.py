@@ -51,7 +51,7 @@ def test_toml_file_and_precedence(tmp_path: Path, monkeypatch):
     s = load_settings(config)
     assert (s.device, s.llm.candidates, s.llm.max_tokens) == ("cpu", 5, 50)
     assert s.paths.session_db_path() == Path("/tmp/x.sqlite")
-    assert load_settings().llm.candidates == 3  # the file applied to that call only
+    assert load_settings().llm.candidates == 1  # the file applied to that call only (default)
 
 
 def test_config_from_env_var(tmp_path, monkeypatch):
