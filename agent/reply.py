@@ -12,6 +12,7 @@ import re
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -77,11 +78,30 @@ def strategy_prototypes(embedder: Embedder) -> np.ndarray:
     return cached
 
 
-class ReplyScorer:
-    """Ranks candidate replies for a strategy and a user message."""
+#: The reply-strategy classifier per embedder instance, loaded once.
+_CLASSIFIERS: weakref.WeakKeyDictionary[Embedder, Any] = weakref.WeakKeyDictionary()
 
-    def __init__(self, embedder: Embedder) -> None:
+
+def adherence_classifier(embedder: Embedder) -> Any:
+    """The shipped reply-strategy classifier (:mod:`strategies.adherence`) over ``embedder``."""
+    cached = _CLASSIFIERS.get(embedder)
+    if cached is None:
+        from strategies.adherence import StrategyClassifier
+
+        cached = _CLASSIFIERS[embedder] = StrategyClassifier.load(embedder)
+    return cached
+
+
+class ReplyScorer:
+    """Ranks candidate replies for a strategy and a user message.
+
+    The strategy fit is the similarity to the worked examples of the strategy (relative to the
+    other strategies), or with ``adherence`` the reply-strategy classifier's probability of the
+    strategy (trained on ESConv supporter wording; the embeddings are shared)."""
+
+    def __init__(self, embedder: Embedder, *, adherence: bool = False) -> None:
         self.embedder = embedder
+        self.adherence = adherence
 
     def score(
         self, candidates: Sequence[str], strategy: Strategy, user_text: str
@@ -91,12 +111,15 @@ class ReplyScorer:
             return []
         vectors = self.embedder.embed([*candidates, user_text])
         cand, user = vectors[:-1], vectors[-1]
-        sims = cand @ strategy_prototypes(self.embedder).T  # (n, 8)
         target = STRATEGIES.index(strategy)
-        # softmax over strategies with a temperature: how much more this strategy than the others
-        logits = sims / 0.05
-        logits -= logits.max(axis=1, keepdims=True)
-        probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        if self.adherence:
+            probs = adherence_classifier(self.embedder).proba_of_vectors(cand)
+        else:
+            sims = cand @ strategy_prototypes(self.embedder).T  # (n, 8)
+            # softmax over strategies with a temperature: how much more this strategy than others
+            logits = sims / 0.05
+            logits -= logits.max(axis=1, keepdims=True)
+            probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
         scored = []
         for i, text in enumerate(candidates):
             relevance = float(cand[i] @ user)

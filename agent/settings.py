@@ -92,7 +92,7 @@ class LLMSettings(BaseModel):
     context_size: int = Field(default=2048, ge=256)
     threads: int | None = Field(default=None, ge=1)
     max_tokens: int = Field(default=80, ge=8, le=1024)
-    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    temperature: float = Field(default=0.3, ge=0.0, le=2.0)
     #: Candidate replies sampled per turn; the best fit to the strategy and message is kept.
     #: With 1 the reply streams token by token.
     candidates: int = Field(default=1, ge=1, le=8)

@@ -25,20 +25,22 @@ STRATEGIES = ("Question", "Reflection of feelings", "Providing Suggestions")
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as state:
-        with Attune(load_settings(paths={"state_dir": state})) as bot:
-            llm = bot.context.llm
-            adapter = getattr(llm, "adapter", None)
-            print(f"reply model: {llm.reply_prompt} ({adapter.name if adapter else 'no adapter'})")
-            replies = []
-            for i, strategy in enumerate(STRATEGIES):
-                session = f"demo-{i}"
-                bot.import_history(session, EARLIER)
-                result = bot.turn(MESSAGE, session, strategy=strategy)
-                assert result.strategy is not None
-                replies.append(result.reply)
-                print(f"[{result.strategy.strategy.value}] {result.reply}")
-                print(f"    {result.timings_ms['total']:.0f} ms")
+    with (
+        tempfile.TemporaryDirectory() as state,
+        Attune(load_settings(paths={"state_dir": state})) as bot,
+    ):
+        llm = bot.context.llm
+        adapter = getattr(llm, "adapter", None)
+        print(f"reply model: {llm.reply_prompt} ({adapter.name if adapter else 'no adapter'})")
+        replies = []
+        for i, strategy in enumerate(STRATEGIES):
+            session = f"demo-{i}"
+            bot.import_history(session, EARLIER)
+            result = bot.turn(MESSAGE, session, strategy=strategy)
+            assert result.strategy is not None
+            replies.append(result.reply)
+            print(f"[{result.strategy.strategy.value}] {result.reply}")
+            print(f"    {result.timings_ms['total']:.0f} ms")
     scores = reply_scores(replies, [REFERENCE] * len(replies))
     print(
         f"against one reference: BLEU-2 {scores['bleu_2']:.1f}, ROUGE-L {scores['rouge_l']:.1f}, "

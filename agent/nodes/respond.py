@@ -122,7 +122,8 @@ def _stream_one(
 
 
 def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
-    """Write the reply; with several candidates configured, keep the best-fitting one.
+    """Write the reply; with several candidates configured, keep the best-fitting one (for the
+    tuned model, fit is the reply-strategy classifier's probability of the strategy).
 
     With one candidate the reply streams as ``reply.delta`` events token by token; with several
     it is chosen after generation and sent as one delta. ``reply`` in the state (and the
@@ -149,7 +150,8 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
     strategy = decision.strategy if decision else Strategy.OTHERS
     user_text = state.get("user_text") or ""
     history = state.get("history", [])
-    if reply_prompt(ctx) == "tuned":
+    prompt = reply_prompt(ctx)
+    if prompt == "tuned":
         messages = tuned_messages(
             history[-ctx.settings.chat.history_messages :], user_text, strategy
         )
@@ -199,7 +201,8 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
         rejected = len(nonempty) - len(safe)
         problem = check_reply(nonempty[0], system) if nonempty and not safe else None
         if safe:
-            reply = ReplyScorer(ctx.embedder).best(safe, strategy, user_text).text
+            scorer = ReplyScorer(ctx.embedder, adherence=prompt == "tuned")
+            reply = scorer.best(safe, strategy, user_text).text
         else:
             reply = SAFE_FALLBACK_REPLY if problem else FALLBACK_REPLY
     if problem is None and reply:

@@ -7,12 +7,13 @@ planner, generation). With ``gold_strategy`` the annotated strategy is imposed o
 papers' oracle setting), which separates planning errors from wording errors.
 
 Reported over the run: BLEU-1/2/4, ROUGE-L, Distinct-1/2, the share of generic replies
-(:mod:`agent.tuning.metrics`), **strategy adherence** (the share of replies whose wording the
-reply-strategy classifier, :mod:`strategies.adherence`, reads as the strategy the turn used,
-over turns that were not crisis replies), the classifier's agreement with the gold replies on the
-same turns (its accuracy there, for scale), how often the planner chose the gold strategy, and
-the latency of the first reply text and of the whole turn. The constant reply's scores on the
-same turns are reported beside every run.
+(:mod:`agent.tuning.metrics`; over the turns that did not get the crisis reply, which is the
+same on purpose), the most repeated replies, **strategy adherence** (the share of replies
+whose wording the reply-strategy classifier, :mod:`strategies.adherence`, reads as the
+strategy the turn used, over turns that were not crisis replies), the classifier's agreement
+with the gold replies on the same turns (its accuracy there, for scale), how often the planner
+chose the gold strategy, and the latency of the first reply text and of the whole turn. The
+constant reply's scores on the same turns are reported beside every run.
 
 No text is logged; transcripts are written only to the ``samples`` file asked for.
 """
@@ -22,13 +23,14 @@ from __future__ import annotations
 import statistics
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agent.tuning.format import ReplyExample, reply_examples
-from agent.tuning.metrics import reply_scores
+from agent.tuning.metrics import generic_share, reply_scores
 from strategies.data import load_dialogues
 from strategies.taxonomy import Strategy
 
@@ -114,10 +116,18 @@ def score_outcomes(outcomes: Sequence[ReplyOutcome], classifier: Any | None) -> 
     replies = [o.reply for o in outcomes]
     golds = [o.example.reply for o in outcomes]
     report: dict[str, Any] = {"n": len(outcomes), **reply_scores(replies, golds)}
+    # the crisis reply is the same on purpose: the generic share counts the other turns
+    report["generic_share"] = round(
+        generic_share([o.reply for o in outcomes if o.tier != "crisis"]), 4
+    )
     report["constant_reply"] = {
         "text": CONSTANT_REPLY,
         **reply_scores([CONSTANT_REPLY] * len(golds), golds),
     }
+    counts = Counter(" ".join(o.reply.split()) for o in outcomes)
+    report["most_repeated"] = [
+        {"reply": text, "times": times} for text, times in counts.most_common(5) if times > 1
+    ]
     planned = [o for o in outcomes if o.strategy is not None]
     report["strategy_matches_gold"] = round(
         sum(o.strategy == o.example.strategy for o in planned) / max(1, len(planned)), 4
@@ -136,6 +146,13 @@ def score_outcomes(outcomes: Sequence[ReplyOutcome], classifier: Any | None) -> 
             / len(planned),
             4,
         )
+        per: dict[str, list[bool]] = {}
+        for r, o in zip(read, planned, strict=True):
+            assert o.strategy is not None
+            per.setdefault(o.strategy.value, []).append(r == o.strategy)
+        report["adherence_per_strategy"] = {
+            k: {"adherence": round(sum(v) / len(v), 3), "n": len(v)} for k, v in sorted(per.items())
+        }
     report["latency_ms"] = {
         "first_text": _percentiles([o.first_text_ms for o in outcomes if o.first_text_ms]),
         "turn": _percentiles([o.total_ms for o in outcomes]),

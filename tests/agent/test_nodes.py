@@ -20,7 +20,7 @@ from tests.fakes import FakeEmbedder, FakeLLM, FakePlanner, FakeTextEmotion
 
 def runtime(llm: FakeLLM | None = None, **llm_settings: Any) -> tuple[Runtime, list[dict]]:
     events: list[dict] = []
-    settings = AttuneSettings(llm={"candidates": 1, **llm_settings})
+    settings = AttuneSettings(llm={"candidates": 1, "llm_appraisal": True, **llm_settings})
     ctx = AttuneContext(
         settings=settings,
         embedder=FakeEmbedder(),
