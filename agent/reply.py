@@ -37,14 +37,24 @@ def split_sentences(text: str) -> list[str]:
 
 
 def clean_reply(raw: str, max_sentences: int = 3) -> str:
-    """Strip role prefixes and invented next turns, keep at most ``max_sentences`` sentences,
-    and drop a trailing fragment cut off by the token limit."""
+    """Strip role prefixes and invented next turns, drop a sentence said twice (a small model's
+    loop: "I'm sorry to hear that. I'm sorry to hear that."), keep at most ``max_sentences``
+    sentences, and drop a trailing fragment cut off by the token limit."""
     text = _TURN_BREAK.split(raw, maxsplit=1)[0]
     text = _ROLE_PREFIX.sub("", text).strip().strip('"').strip()
     text = re.sub(r"\s+", " ", text)
     sentences = split_sentences(text)
     if len(sentences) > 1 and not re.search(r"[.!?][\"')\]]*$", sentences[-1]):
         sentences = sentences[:-1]
+    seen: set[str] = set()
+    unique = []
+    for sentence in sentences:
+        key = " ".join(re.findall(r"[a-z0-9']+", sentence.lower().replace("\u2019", "'")))
+        if key and key in seen:
+            continue
+        seen.add(key)
+        unique.append(sentence)
+    sentences = unique
     kept = sentences[:max_sentences]
     return " ".join(kept).strip()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from langgraph.runtime import Runtime
@@ -10,7 +11,31 @@ from agent.context import AttuneContext
 from agent.state import AttuneState
 from modalities.types import StrategyDecision
 from strategies.base import PlanningContext
-from strategies.taxonomy import STRATEGIES
+from strategies.taxonomy import STRATEGIES, Strategy
+
+_GREETING = re.compile(
+    r"^(?:hi|hello|hey|hiya|howdy|good (?:morning|afternoon|evening|night|day)|how are you|"
+    r"i'm (?:good|fine|ok|okay|well)|i am (?:good|fine|ok|okay|well)|not bad)\b"
+)
+_ACKNOWLEDGEMENT = re.compile(
+    r"^(?:ok|okay|sure|yes|yeah|yep|no|nope|cool|great|nice|alright|you too|same to you|"
+    r"and you)\b"
+)
+
+
+def is_phatic(text: str) -> bool:
+    """Whether a message is a greeting, thanks, goodbye or a short acknowledgement: what
+    ESConv's "Others" strategy answers (small talk rather than support)."""
+    norm = " ".join(text.lower().replace("\u2019", "'").split())
+    words = re.findall(r"[a-z']+", norm)
+    if not words:
+        return True
+    if "thank" in norm or re.search(r"\b(?:bye|goodbye|good night)\b", norm):
+        return len(words) <= 20
+    joined = " ".join(words)
+    if _ACKNOWLEDGEMENT.match(joined):
+        return len(words) <= 3
+    return len(words) <= 8 and bool(_GREETING.match(joined))
 
 
 def planning_context(state: AttuneState) -> PlanningContext:
@@ -37,6 +62,12 @@ def plan_strategy(state: AttuneState, runtime: Runtime[AttuneContext]) -> Attune
     probs = planner.predict_proba(planning_context(state))
     chosen = max(STRATEGIES, key=lambda s: probs[s])
     given = state.get("given_strategy")
+    reason = None
+    if given is None and chosen is Strategy.OTHERS and not is_phatic(state.get("user_text") or ""):
+        # "Others" is ESConv's greetings, thanks and goodbyes: answering "I lost my job" with
+        # "Hi there" fails the person. The planner's best other strategy is used instead.
+        chosen = max((s for s in STRATEGIES if s is not Strategy.OTHERS), key=lambda s: probs[s])
+        reason = "Others is kept for greetings, thanks and goodbyes"
     if given is not None:
         decision = StrategyDecision(
             strategy=given,
@@ -46,7 +77,9 @@ def plan_strategy(state: AttuneState, runtime: Runtime[AttuneContext]) -> Attune
             reason="given by the caller",
         )
     else:
-        decision = StrategyDecision(strategy=chosen, probabilities=probs, planner=planner.name)
+        decision = StrategyDecision(
+            strategy=chosen, probabilities=probs, planner=planner.name, reason=reason
+        )
     runtime.stream_writer({"type": "strategy", "strategy": decision})
     return {
         "strategy": decision,

@@ -114,6 +114,10 @@ def _stream_one(
             complete = [s for s in split_sentences(raw + " ") if s[-1:] in ".!?"]
             if len(complete) >= MAX_SENTENCES:
                 break
+            if len(complete) >= 2 and len(split_sentences(clean_reply(raw, MAX_SENTENCES))) < len(
+                complete
+            ):
+                break  # a sentence said again: a loop (cleaning drops the repeat)
     finally:
         close = getattr(pieces, "close", None)
         if close is not None:

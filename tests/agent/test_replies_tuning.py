@@ -309,3 +309,59 @@ def test_training_checkpoints_and_resumes_where_it_stopped(tmp_path):
     other = TrainConfig(rank=4, alpha=4.0, top_layers=2, batch_size=2, checkpoint_every=1)
     with pytest.raises(ValueError, match="another configuration"):
         train_adapter(model(), tokenizer, examples, other, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "phatic"),
+    [
+        ("Hi", True),
+        ("hello, how are you?", True),
+        ("Thanks so much for listening, bye", True),
+        ("ok", True),
+        ("I lost my job today and I feel really sad about it.", False),
+        ("yes I did, but he did not answer", False),
+        ("Good morning! I need help with my anxiety about exams next week", False),
+    ],
+)
+def test_what_counts_as_small_talk(text, phatic):
+    from agent.nodes.plan import is_phatic
+
+    assert is_phatic(text) is phatic
+
+
+def test_others_answers_small_talk_only():
+    """A planner that prefers Others gets its next best strategy for a message with content."""
+    from langgraph.runtime import Runtime
+
+    from agent.context import AttuneContext
+    from agent.nodes.plan import plan_strategy
+    from agent.settings import AttuneSettings
+    from tests.fakes import FakeEmbedder, FakeLLM, FakePlanner, FakeTextEmotion
+
+    ctx = AttuneContext(
+        settings=AttuneSettings(),
+        embedder=FakeEmbedder(),
+        text_emotion=FakeTextEmotion(),
+        llm=FakeLLM(),
+        planner=FakePlanner(Strategy.OTHERS),
+    )
+    runtime = Runtime(context=ctx, stream_writer=lambda event: None)
+    sad = plan_strategy({"user_text": "I lost my job today and I feel sad."}, runtime)["strategy"]
+    assert sad.strategy is not Strategy.OTHERS and sad.reason and not sad.overridden
+    hello = plan_strategy({"user_text": "Hi there!"}, runtime)["strategy"]
+    assert hello.strategy is Strategy.OTHERS and hello.reason is None
+    given = plan_strategy({"user_text": "I'm sad.", "given_strategy": Strategy.OTHERS}, runtime)
+    assert given["strategy"].strategy is Strategy.OTHERS
+
+
+def test_a_sentence_said_twice_is_said_once():
+    from agent.reply import clean_reply
+
+    assert clean_reply("I'm sorry to hear that. I\u2019m sorry to hear that.") == (
+        "I'm sorry to hear that."
+    )
+    assert clean_reply("That is hard. What happened? That is hard!") == (
+        "That is hard. What happened?"
+    )
+    bot = fake_attune(["I'm so sorry. I'm so sorry. I'm so sorry. What happened?"])
+    assert bot.turn("I lost my job.").reply == "I'm so sorry."
