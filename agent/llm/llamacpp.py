@@ -179,7 +179,7 @@ class LlamaCppLLM(LLM):
 
         ``model_path`` is a GGUF file (``None``: the bundled SmolLM2-135M-Instruct).
         ``adapter`` is a LoRA adapter GGUF for that model, applied at full scale (the shipped
-        reply adapter: :data:`agent.tuning.train.ADAPTER_PATH`).
+        reply adapter: :data:`agent.tuning.ADAPTER_PATH`).
         ``timeout_s`` bounds the wait for each piece of output (the first includes the prompt).
         """
         if parallel < 1:

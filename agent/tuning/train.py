@@ -13,13 +13,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agent.tuning import ADAPTER_PATH
 from agent.tuning.format import reply_examples
 from agent.tuning.lora import TrainConfig, train_adapter, write_gguf_adapter
 from strategies.data import load_dialogues
 
 log = logging.getLogger(__name__)
 
-from agent.tuning import ADAPTER_PATH, CARD_PATH  # noqa: E402
 
 LICENCE = "CC BY-NC 4.0 (trained on ESConv, Liu et al. 2021)"
 
@@ -84,27 +84,8 @@ def train_replies(
             out, result["adapters"], config.alpha,
             {"licence": LICENCE, "base": str(gguf_file)},
         )  # fmt: skip
-        existing = json.loads(CARD_PATH.read_text()) if CARD_PATH.is_file() else {}
+        card_path = out.with_suffix(".json")  # beside the adapter: its own card, never another's
+        existing = json.loads(card_path.read_text()) if card_path.is_file() else {}
         existing.update({"training": card})
-        out.with_suffix(".json").write_text(json.dumps(existing, indent=2) + "\n")
+        card_path.write_text(json.dumps(existing, indent=2) + "\n")
     return {"done": result["done"], "card": card, "adapter": str(out) if result["done"] else None}
-
-
-if __name__ == "__main__":
-    import argparse
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/esconv/train.jsonl"))
-    parser.add_argument("--checkpoints", type=Path, required=True)
-    parser.add_argument("--out", type=Path, default=ADAPTER_PATH)
-    parser.add_argument("--epochs", type=float, default=TrainConfig.epochs)
-    args = parser.parse_args()
-    print(
-        json.dumps(
-            train_replies(
-                args.data, args.checkpoints, args.out, TrainConfig(epochs=args.epochs, threads=2)
-            )["card"],
-            indent=2,
-        )
-    )
