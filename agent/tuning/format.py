@@ -100,7 +100,11 @@ def reply_examples(dialogues: Sequence[Dialogue]) -> Iterator[ReplyExample]:
             if not user_text:
                 continue
             history = tuple(
-                ChatMessage(role="user" if t.speaker == "seeker" else "assistant", content=t.text)
+                ChatMessage(
+                    role="user" if t.speaker == "seeker" else "assistant",
+                    content=t.text,
+                    strategy=t.strategy if t.speaker == "supporter" else None,
+                )
                 for t in turns[:start]
                 if t.text.strip()
             )

@@ -226,20 +226,36 @@ def train_adapter(
     record: dict[str, Any] = {"steps": 0, "tokens": 0, "seconds": 0.0, "losses": []}
     if checkpoint.is_file():
         saved = torch.load(checkpoint, weights_only=False)
-        same = {k: v for k, v in asdict(config).items() if k != "threads"}
-        if {k: v for k, v in saved["config"].items() if k != "threads"} != same:
+        ignored = ("threads", "epochs")
+        same = {k: v for k, v in asdict(config).items() if k not in ignored}
+        if {k: v for k, v in saved["config"].items() if k not in ignored} != same:
             raise ValueError(
                 f"{checkpoint} was made by another configuration; remove it to start over"
             )
+        record = saved["record"]
+        if saved["config"]["epochs"] != config.epochs:
+            # Only a finished run may be extended (more epochs, a new warmup and cosine from
+            # where it stopped); a shorter one would silently drop its last steps.
+            saved_total = max(1, int(len(epoch_batches) * saved["config"]["epochs"]))
+            if config.epochs < saved["config"]["epochs"] or record["steps"] < saved_total:
+                raise ValueError(
+                    f"{checkpoint} holds a run of {saved['config']['epochs']} epochs at step "
+                    f"{record['steps']}: finish it, or extend a finished run to more epochs"
+                )
+            record.setdefault("restarts", []).append(record["steps"])
+            log.info("extending a finished run of %d steps to %d", record["steps"], total_steps)
         load_adapter_state(adapters, saved["adapters"])
         optimizer.load_state_dict(saved["optimizer"])
-        record = saved["record"]
         log.info("resuming at step %d of %d", record["steps"], total_steps)
+    restarts = [0, *record.get("restarts", [])]
 
     def lr_at(step: int) -> float:
+        start = max(r for r in restarts if r <= step)
+        step -= start
         if step < config.warmup_steps:
             return config.lr * (step + 1) / config.warmup_steps
-        done = (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps)
+        span = max(1, total_steps - start - config.warmup_steps)
+        done = (step - config.warmup_steps) / span
         return config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
 
     def save() -> None:

@@ -69,6 +69,7 @@ def train_replies(
         "config": {k: v for k, v in config.__dict__.items() if k != "extra"},
         "steps": record["steps"],
         "total_steps": record.get("total_steps"),
+        "restarts": record.get("restarts", []),
         "tokens": record["tokens"],
         "train_seconds": round(record["seconds"], 1),
         "machine": f"{platform.machine()}, torch threads {torch.get_num_threads()}",

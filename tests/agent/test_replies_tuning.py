@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +102,10 @@ def test_examples_are_supporter_turns_that_answer_a_seeker():
     assert examples[0].user_text == "I feel lonely. Since I moved."
     assert [m.role for m in examples[0].history] == ["assistant"]
     assert examples[1].history[-1].content == "Do you know anyone there?"
+    # the supporter's strategies stay on the history, as in a live session: the planner reads them
+    assert [m.strategy for m in examples[1].history] == [
+        Strategy.QUESTION, None, None, Strategy.REFLECTION, Strategy.QUESTION,
+    ]  # fmt: skip
 
 
 # --- the adapter file ---------------------------------------------------------------------------
@@ -309,6 +314,17 @@ def test_training_checkpoints_and_resumes_where_it_stopped(tmp_path):
     other = TrainConfig(rank=4, alpha=4.0, top_layers=2, batch_size=2, checkpoint_every=1)
     with pytest.raises(ValueError, match="another configuration"):
         train_adapter(model(), tokenizer, examples, other, tmp_path)
+    # a finished run extends to more epochs (a new warmup and cosine from where it stopped)
+    longer = replace(run, epochs=2.0)
+    more = train_adapter(model(), tokenizer, examples, longer, tmp_path, max_seconds=0.0)
+    assert more["record"]["steps"] == 4 and more["record"]["restarts"] == [3]
+    assert more["record"]["losses"][:3] == rest["record"]["losses"]
+    with pytest.raises(ValueError, match="finish it"):  # unfinished: no change of length
+        train_adapter(model(), tokenizer, examples, replace(run, epochs=3.0), tmp_path)
+    done = train_adapter(model(), tokenizer, examples, longer, tmp_path)
+    assert done["done"] and done["record"]["steps"] == 6 and done["record"]["restarts"] == [3]
+    with pytest.raises(ValueError, match="finish it"):  # shorter than what was trained
+        train_adapter(model(), tokenizer, examples, run, tmp_path)
 
 
 @pytest.mark.parametrize(
