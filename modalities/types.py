@@ -253,6 +253,9 @@ class FusedAffect(_Frozen):
     incongruent: bool = False
     disagreements: list[str] = Field(default_factory=list)
     explanation: str = ""
+    #: Verbal cues fusion read in the words (``modalities/fusion/cues.py``): the adverse events
+    #: named (``"bereavement"``, ``"failure"``...) and ``"hedged"`` when they were played down.
+    cues: list[str] = Field(default_factory=list)
 
 
 # --- speech output ----------------------------------------------------------------------------
@@ -332,6 +335,9 @@ class GenerationParams(_Frozen):
     seed: int | None = None
     #: A JSON schema the output must follow; honoured by backends whose capabilities say so.
     json_schema: dict[str, object] | None = None
+    #: Generate past the model's end-of-turn token, until ``max_tokens`` or a stop string (to
+    #: continue a reply that ended too soon); honoured by backends that say ``continues``.
+    ignore_eos: bool = False
 
 
 # --- care and safety --------------------------------------------------------------------------

@@ -160,7 +160,7 @@ def cmd_perceive(args: argparse.Namespace, settings: Any) -> int:
         )
         face = registry.create("face", settings.backends.face, settings).analyze(image)
         out["face"] = face.model_dump(mode="json")
-    affect = fuse_affect(text_emotion, speech, face, settings.fusion)
+    affect = fuse_affect(text_emotion, speech, face, settings.fusion, words=text)
     out["affect"] = affect.model_dump(mode="json") if affect else None
     if args.json:
         print(json.dumps(out, ensure_ascii=False))

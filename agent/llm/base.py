@@ -38,6 +38,9 @@ class LLMCapabilities:
     json_schema: bool = False
     #: Honours ``GenerationParams.seed`` reproducibly.
     seeded: bool = False
+    #: Continues a conversation that ends with an assistant message (the reply so far) instead
+    #: of starting a new reply, and honours ``GenerationParams.ignore_eos``.
+    continues: bool = False
 
 
 class LLM(ABC):

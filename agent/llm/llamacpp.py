@@ -116,6 +116,8 @@ def _request(messages: Sequence[ChatMessage], params: GenerationParams) -> dict[
         request["seed"] = _seed(params.seed)
     if params.json_schema is not None:
         request["json_schema"] = params.json_schema
+    if params.ignore_eos:
+        request["ignore_eos"] = True
     return request
 
 
@@ -161,7 +163,7 @@ class LlamaCppLLM(LLM):
     """
 
     name = "llamacpp"
-    capabilities = LLMCapabilities(json_schema=True, seeded=True)
+    capabilities = LLMCapabilities(json_schema=True, seeded=True, continues=True)
 
     def __init__(
         self,

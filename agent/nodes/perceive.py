@@ -94,6 +94,7 @@ def fuse_affect(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneSt
         state.get("speech_emotion"),
         state.get("face"),
         runtime.context.settings.fusion,
+        words=state.get("user_text"),
     )
     if affect is not None:
         runtime.stream_writer({"type": "perception", "affect": affect})

@@ -8,6 +8,7 @@ gets the strategy's instruction, two worked examples and the appraisal
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -15,6 +16,7 @@ from langgraph.runtime import Runtime
 
 from agent.appraisal import mixed_signals
 from agent.context import AttuneContext
+from agent.nodes.plan import is_phatic
 from agent.nodes.speak import SentenceSpeaker, Speaker, low_latency_voice
 from agent.prompting import render, strategy_guides
 from agent.reply import ReplyScorer, clean_reply, split_sentences
@@ -25,6 +27,12 @@ from modalities.types import Appraisal, ChatMessage, GenerationParams, ReplyChec
 from strategies.taxonomy import Strategy
 
 MAX_SENTENCES = 3
+#: A reply shorter than this that is not a question ("I'm sorry to hear that.") is continued
+#: by one more sentence of the same model, unless the person only made small talk.
+MIN_REPLY_WORDS = 8
+#: Tokens the continuation may take to finish its sentence.
+CONTINUE_TOKENS = 40
+_SENTENCE_DONE = re.compile(r"[.!?]+[\"')\]]*(?=\s)")
 #: Said when every candidate came out empty (a small model can do that on odd input).
 FALLBACK_REPLY = "I'm here with you. Would you like to tell me a little more about it?"
 
@@ -125,6 +133,56 @@ def _stream_one(
     return raw, False
 
 
+def needs_more(reply: str, strategy: Strategy, user_text: str) -> bool:
+    """Whether a reply is too thin to stand alone: fewer than :data:`MIN_REPLY_WORDS` words and
+    not a question, to someone who said more than small talk. The small tuned model ends many
+    replies after "I'm sorry to hear that."; ESConv's supporters go on."""
+    words = re.findall(r"[A-Za-z0-9']+", reply)
+    return (
+        0 < len(words) < MIN_REPLY_WORDS
+        and not reply.rstrip().endswith("?")
+        and strategy is not Strategy.OTHERS
+        and not is_phatic(user_text)
+    )
+
+
+def _continue_one(
+    ctx: AttuneContext,
+    messages: list[ChatMessage],
+    reply: str,
+    params: GenerationParams,
+) -> str:
+    """One more sentence after ``reply`` from the same model (the conversation ends with the
+    reply so far, so the model continues it); ``""`` when none comes or it fails the guard."""
+    system = messages[0].content if messages and messages[0].role == "system" else None
+    request = [*messages, ChatMessage(role="assistant", content=reply)]
+    more = params.model_copy(update={"ignore_eos": True, "max_tokens": CONTINUE_TOKENS})
+    text = ""
+    pieces = ctx.llm.stream(request, more)
+    try:
+        for piece in pieces:
+            if ctx.cancelled:
+                return ""
+            text += piece
+            done = _SENTENCE_DONE.search(text)
+            if done is not None:
+                text = text[: done.end()]
+                break
+        else:
+            text = text if re.search(r"[.!?][\"')\]]*$", text.strip()) else ""
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
+    sentence = " ".join(text.split())
+    if len(re.findall(r"[A-Za-z0-9']+", sentence)) < 3:
+        return ""
+    longer = clean_reply(f"{reply} {sentence}", MAX_SENTENCES)
+    if longer == reply or check_reply(longer, system) is not None:
+        return ""  # a repeat (cleaning dropped it) or a sentence the guard refuses
+    return longer[len(reply) :].strip()
+
+
 def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
     """Write the reply; with several candidates configured, keep the best-fitting one (for the
     tuned model, fit is the reply-strategy classifier's probability of the strategy).
@@ -193,6 +251,18 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
         )
         reply = "" if failed else clean_reply(raw, MAX_SENTENCES)
         problem = check_reply(raw, system) if failed else None
+        if (
+            reply
+            and not ctx.cancelled
+            and ctx.llm.capabilities.continues
+            and needs_more(reply, strategy, user_text)
+        ):
+            sentence = _continue_one(ctx, messages, reply, params)
+            if sentence:
+                reply = f"{reply} {sentence}"
+                emit(f" {sentence}")
+                if speaker is not None:
+                    speaker.feed(f"{raw.rstrip()} {sentence} ")
     else:
         candidates = []
         for i in range(n):

@@ -18,6 +18,23 @@ its top class; ``valence`` and ``arousal`` are weighted means of each modality's
 label; face: ``1 - p(neutral)``; voice: how far its arousal is from the speaker's usual,
 ``|arousal - 0.5| x 2``). ``confidence`` reports each modality's share of the total weight.
 
+**Words carry what happened** (``words``, the message itself, when given). The text
+classifier scores how a sentence sounds; a plain statement of a bereavement or a failure
+sounds flat and gets a modest top score. :func:`modalities.fusion.cues.verbal_cues` finds such
+adverse events, and then the text reading changes: its confidence is at least the event's
+strength (0.7-0.9), its valence at most ``-0.7 x strength``, and half the strength of its
+distribution moves to the feeling the event usually carries (bereavement: sadness; an
+illness: fear). The fused valence then never turns positive against adverse words (it is at
+most the text's share of the text's valence), and the fused label is not ``joy``: a smile
+over a loss is reported as incongruence, not as happiness. Face and voice still modulate the
+intensity, the arousal and the mixture.
+
+**Masking.** Hedges and minimisers ("I'm fine, really", "it's just that", "I guess") with
+negative words (adverse events, or a text valence below ``-0.2``) add ``MASKING_BONUS`` to the
+disagreement between the words and each channel that does not itself look negative: the
+plain statement of a loss is flagged against a smile, and the hedged one more so, where the
+hedge used to lower the words' confidence and hide it.
+
 **Incongruence** is the largest disagreement between two modalities, each pair's score being
 ``sqrt(c_a x c_b) x max(valence gap, arousal gap)`` with ``c`` the readings' own confidences,
 so only two confident modalities can disagree strongly:
@@ -45,6 +62,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from modalities.fusion.cues import VerbalCues, verbal_cues
 from modalities.fusion.labels import (
     face_distribution,
     speech_distribution,
@@ -67,6 +85,14 @@ VALENCE_RELIABILITY: dict[Modality, float] = {"text": 1.0, "speech": 0.5, "face"
 #: Valences closer to 0 than this count as neutral when comparing signs.
 NEUTRAL_BAND = 0.1
 MIN_WEIGHT = 1e-3
+#: Added to a words~channel disagreement when negative words are played down (hedged).
+MASKING_BONUS = 0.15
+#: How an adverse event is named in the explanation.
+EVENT_WORDS: dict[str, str] = {
+    "bereavement": "a loss", "failure": "a setback", "breakup": "a break-up",
+    "illness": "an illness", "danger": "feeling unsafe", "sleepless": "sleepless nights",
+    "loneliness": "loneliness", "worry": "a worry",
+}  # fmt: skip
 
 #: How the text's strongest GoEmotions label is put into words.
 TEXT_WORDS: dict[str, str] = {
@@ -109,23 +135,30 @@ def _readings(
     speech: SpeechEmotion | None,
     face: FaceReading | None,
     settings: FusionSettings,
+    cues: VerbalCues,
 ) -> list[_Reading]:
     def vector(scores: dict[str, float]) -> np.ndarray:
         return np.array([scores[k] for k in AFFECT_LABELS])
 
     out = []
     if text is not None:
+        scores = vector(text_distribution(text))
+        valence = text.valence
+        confidence = float(np.clip(max(text.ekman.values(), default=0.0), 0.0, 1.0))
+        intensity = text.intensity
+        if cues.adverse and cues.feeling in AFFECT_LABELS:
+            # what happened outweighs how flatly it was said (module docstring)
+            target = np.zeros(len(AFFECT_LABELS))
+            target[AFFECT_LABELS.index(cues.feeling)] = 1.0
+            moved = cues.strength / 2
+            scores = (1 - moved) * scores / max(scores.sum(), 1e-9) + moved * target
+            valence = min(valence, -0.7 * cues.strength)
+            confidence = max(confidence, cues.strength)
+            intensity = max(intensity, 0.6 * cues.strength)
         out.append(
-            _Reading(
-                "text",
-                vector(text_distribution(text)),
-                text.valence,
-                text.arousal,
-                text.intensity,
-                float(np.clip(max(text.ekman.values(), default=0.0), 0.0, 1.0)),
-                settings.text_weight,
-            )
-        )
+            _Reading("text", scores, valence, text.arousal, intensity, confidence,
+                     settings.text_weight)
+        )  # fmt: skip
     if speech is not None:
         out.append(
             _Reading(
@@ -153,7 +186,7 @@ def _readings(
     return out
 
 
-def _pair_score(a: _Reading, b: _Reading, text: TextEmotion | None) -> float:
+def _pair_score(a: _Reading, b: _Reading, text: TextEmotion | None, masking: bool) -> float:
     """How strongly two readings disagree, in [0, 1] (module docstring)."""
     va = a.valence * VALENCE_RELIABILITY[a.modality]
     vb = b.valence * VALENCE_RELIABILITY[b.modality]
@@ -165,7 +198,12 @@ def _pair_score(a: _Reading, b: _Reading, text: TextEmotion | None) -> float:
         flat = text.intensity * max(0.0, 0.5 - voice.arousal) * 2
         agitated = (1.0 - text.intensity) * max(0.0, voice.arousal - 0.5) * 2
         gap = max(gap, flat, agitated)
-    return float(np.clip(math.sqrt(a.confidence * b.confidence) * gap, 0.0, 1.0))
+    score = math.sqrt(a.confidence * b.confidence) * gap
+    if masking and "text" in (a.modality, b.modality):
+        other = b if a.modality == "text" else a
+        if other.valence * VALENCE_RELIABILITY[other.modality] > -NEUTRAL_BAND:
+            score += MASKING_BONUS
+    return float(np.clip(score, 0.0, 1.0))
 
 
 def _join(parts: list[str]) -> str:
@@ -195,10 +233,13 @@ def explain(
     speech: SpeechEmotion | None,
     face: FaceReading | None,
     disagreements: list[str],
+    cues: VerbalCues | None = None,
 ) -> str:
     """A short, gentle, second-person account of the cues (module docstring)."""
     parts = []
-    if text is not None:
+    if text is not None and cues is not None and cues.adverse:
+        parts.append(f"your words tell of {EVENT_WORDS.get(cues.events[0], 'something painful')}")
+    elif text is not None:
         parts.append(f"your words sound {TEXT_WORDS.get(text.primary, 'calm')}")
     if speech is not None:
         parts.append(_voice_phrase(speech))
@@ -224,13 +265,19 @@ def fuse_affect(
     speech: SpeechEmotion | None,
     face: FaceReading | None,
     settings: FusionSettings | None = None,
+    *,
+    words: str | None = None,
 ) -> FusedAffect | None:
-    """One affect estimate from every modality present; ``None`` when none is (module doc)."""
+    """One affect estimate from every modality present; ``None`` when none is (module doc).
+
+    ``words`` is the message ``text`` was read from: with it, what the words say happened and
+    how they play it down count too."""
     if settings is None:
         from agent.settings import FusionSettings
 
         settings = FusionSettings()
-    readings = _readings(text, speech, face, settings)
+    cues = verbal_cues(words) if words and text is not None else VerbalCues()
+    readings = _readings(text, speech, face, settings, cues)
     if not readings:
         return None
     weights = np.array([r.prior * max(r.confidence, MIN_WEIGHT) for r in readings])
@@ -243,17 +290,27 @@ def fuse_affect(
     arousal = float(share @ np.array([r.arousal for r in readings]))
     intensity = float(share @ np.array([r.intensity for r in readings]))
 
+    words_reading = next((r for r in readings if r.modality == "text"), None)
+    negative_words = words_reading is not None and (cues.adverse or words_reading.valence < -0.2)
+    masking = negative_words and bool(cues.hedges)
     pair_scores = {
-        f"{a.modality}~{b.modality}": _pair_score(a, b, text)
+        f"{a.modality}~{b.modality}": _pair_score(a, b, text, masking)
         for i, a in enumerate(readings)
         for b in readings[i + 1 :]
     }
+    label = AFFECT_LABELS[int(np.argmax(scores))]
+    if words_reading is not None and cues.adverse:
+        # adverse words: the estimate is never happy; a smile over them is incongruence
+        valence = min(valence, float(share[readings.index(words_reading)]) * words_reading.valence)
+        if label == "joy":
+            label = max((k for k in AFFECT_LABELS if k != "joy"),
+                        key=lambda k: scores[AFFECT_LABELS.index(k)])  # fmt: skip
     incongruence = max(pair_scores.values(), default=0.0)
     threshold = settings.incongruence_threshold
     disagreements = [pair for pair, score in pair_scores.items() if score >= threshold]
     return FusedAffect(
         scores={k: round(float(v), 4) for k, v in zip(AFFECT_LABELS, scores, strict=True)},
-        label=AFFECT_LABELS[int(np.argmax(scores))],
+        label=label,
         valence=round(float(np.clip(valence, -1.0, 1.0)), 4),
         arousal=round(float(np.clip(arousal, 0.0, 1.0)), 4),
         intensity=round(float(np.clip(intensity, 0.0, 1.0)), 4),
@@ -261,5 +318,6 @@ def fuse_affect(
         incongruence=round(incongruence, 4),
         incongruent=incongruence >= threshold,
         disagreements=disagreements,
-        explanation=explain(text, speech, face, disagreements),
+        explanation=explain(text, speech, face, disagreements, cues),
+        cues=[*cues.events, *(["hedged"] if masking else [])],
     )

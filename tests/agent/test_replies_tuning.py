@@ -381,3 +381,75 @@ def test_a_sentence_said_twice_is_said_once():
     )
     bot = fake_attune(["I'm so sorry. I'm so sorry. I'm so sorry. What happened?"])
     assert bot.turn("I lost my job.").reply == "I'm so sorry."
+
+
+# --- a reply too thin to stand alone ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reply", "strategy", "user_text", "more"),
+    [
+        ("I'm sorry to hear that.", Strategy.REFLECTION, "I lost my job today.", True),
+        ("I am so sorry to hear that.", Strategy.SUGGESTIONS, "My dog died.", True),
+        ("What happened?", Strategy.QUESTION, "I lost my job today.", False),  # a question
+        ("Hello, how are you today?", Strategy.OTHERS, "Hi", False),
+        ("You are welcome.", Strategy.AFFIRMATION, "Thanks so much, bye", False),  # small talk
+        ("That sounds really hard, losing a job you loved.", Strategy.REFLECTION, "I lost", False),
+        ("", Strategy.REFLECTION, "I lost my job today.", False),
+    ],
+)
+def test_which_replies_are_too_thin(reply, strategy, user_text, more):
+    from agent.nodes.respond import needs_more
+
+    assert needs_more(reply, strategy, user_text) is more
+
+
+def test_a_thin_reply_is_continued_by_one_sentence_and_streamed():
+    from agent.llm.base import LLMCapabilities
+
+    bot = fake_attune(
+        ["I'm sorry to hear that.", "Have you told your family yet? And then more words"],
+        llm_appraisal=False,
+    )
+    llm = bot.context.llm
+    llm.capabilities = LLMCapabilities(seeded=True, continues=True)
+    deltas = []
+    result = None
+    for event in bot.stream_turn("I lost my job today and I feel awful.", "thin"):
+        if event.type == "reply.delta":
+            deltas.append(event.data["text"])
+        if event.type == "reply.done":
+            result = event.data["result"]
+    assert result is not None
+    assert result["reply"] == "I'm sorry to hear that. Have you told your family yet?"
+    assert "".join(deltas) == result["reply"]
+    messages, params = llm.calls[-1]
+    assert messages[-1].role == "assistant" and messages[-1].content == "I'm sorry to hear that."
+    assert params.ignore_eos and params.max_tokens <= 40
+    # small talk is not continued; a backend that cannot continue is not asked to
+    assert bot.turn("Thanks, bye", "thin").reply == "I'm sorry to hear that."
+    llm.capabilities = LLMCapabilities(seeded=True)
+    llm.replies = ["I'm sorry to hear that."]
+    calls = len(llm.calls)
+    assert bot.turn("My sister is ill.", "thin-2").reply == "I'm sorry to hear that."
+    assert len(llm.calls) == calls + 1
+
+
+def test_the_real_tuned_model_continues_a_thin_reply():
+    from agent.llm.llamacpp import LlamaCppLLM
+    from agent.nodes.respond import CONTINUE_TOKENS, _continue_one
+
+    class Ctx:
+        cancelled = False
+
+    llm = LlamaCppLLM(None, adapter=ADAPTER_PATH, parallel=1)
+    Ctx.llm = llm  # type: ignore[attr-defined]
+    try:
+        messages = tuned_messages([], "I lost my job today and I feel awful.", Strategy.REFLECTION)
+        params = GenerationParams(max_tokens=96, temperature=0.3, seed=0)
+        sentence = _continue_one(Ctx(), messages, "I'm sorry to hear that.", params)  # type: ignore[arg-type]
+    finally:
+        llm.close()
+    assert CONTINUE_TOKENS >= 20
+    assert len(sentence.split()) >= 3 and sentence[-1] in ".!?", sentence
+    assert "sorry to hear that" not in sentence.lower()

@@ -128,3 +128,43 @@ def test_label_mappings() -> None:
     calm_low = circumplex_distribution(-0.8, 0.25)
     assert max(calm_low, key=lambda k: calm_low[k]) == "sadness"
     assert sum(circumplex_distribution(0.8, 0.7).values()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("words", "events", "hedged"),
+    [
+        ("My father passed away last week.", ("bereavement",), False),
+        (
+            "Honestly I'm okay. I just haven't slept since the funeral.",
+            ("bereavement", "sleepless"),
+            True,
+        ),
+        ("I failed my exam and my parents will be furious.", ("failure", "worry"), False),
+        ("My girlfriend broke up with me, but whatever.", ("breakup",), True),
+        ("My mum was diagnosed with cancer.", ("illness",), False),
+        ("I got the job and I'm so happy!", (), False),
+        ("I'm fine, thanks, just a normal day.", (), True),
+        ("My grandfather did not die, he is in recovery now.", (), False),
+    ],
+)
+def test_verbal_cues_name_adverse_events_and_hedges(words, events, hedged):
+    from modalities.fusion.cues import verbal_cues
+
+    cues = verbal_cues(words)
+    assert set(cues.events) == set(events), cues
+    assert bool(cues.hedges) is hedged, cues
+    assert cues.adverse is bool(events)
+
+
+def test_adverse_words_keep_the_estimate_negative_against_a_smile() -> None:
+    flat = text(neutral=0.6, sadness=0.3)  # a flat statement: a modest top score
+    words = "I'm fine, really, it's just that my father passed away."
+    plain = fuse_affect(flat, None, face("happy"))
+    read = fuse_affect(flat, None, face("happy"), words=words)
+    assert plain is not None and read is not None
+    assert read.valence < 0 and read.label != "joy"
+    assert read.incongruent and read.incongruence > plain.incongruence
+    assert read.cues == ["bereavement", "hedged"]
+    # with a sad face the same words are congruent
+    sad = fuse_affect(flat, None, face("sad"), words=words)
+    assert sad is not None and not sad.incongruent and sad.label == "sadness"
