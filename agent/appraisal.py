@@ -9,11 +9,24 @@ built from perception, and the trace records which source each step came from.
 from __future__ import annotations
 
 import json
+import logging
 import re
+import weakref
+from collections.abc import Sequence
 from typing import Any
 
+from modalities.fusion.cues import verbal_cues
+from modalities.text.base import Embedder
 from modalities.text.labels import AFFECT_COORDINATES
 from modalities.types import Appraisal, AppraisalSource, FusedAffect, TextEmotion
+from strategies.background import PROBLEM_WORDS, BackgroundClassifier, BackgroundGuess
+
+log = logging.getLogger(__name__)
+
+#: The background classifier's problem type names the event only at this probability or more.
+PROBLEM_MIN_P = 0.4
+#: Its emotion type is added to the emotion step only at this probability or more.
+EMOTION_MIN_P = 0.5
 
 FIELDS = ("event", "emotion", "cause", "goal")
 
@@ -111,10 +124,12 @@ def _valence_sign(words: str) -> int:
     return (total > 0) - (total < 0)
 
 
-def _third_person(text: str) -> str:
+def third_person(text: str) -> str:
     out = text
     for pattern, repl in _PRONOUNS:
         out = re.sub(pattern, repl, out)
+    if text[:1].isupper() and out:
+        out = out[0].upper() + out[1:]  # "I lost..." -> "They lost..."
     return out
 
 
@@ -136,23 +151,131 @@ def describe_emotion(emotion: TextEmotion | None) -> str:
     return f"{adverb} {base}" + (f" ({', '.join(detail)})" if detail else "")
 
 
-def fallback_appraisal(message: str, emotion: TextEmotion | None) -> dict[str, str]:
-    """The deterministic chain built from the message and perception alone."""
-    event = _third_person(_first_sentence(message)) if message.strip() else "they did not say"
-    cause_match = _CAUSE_MARKERS.search(message)
-    cause = _third_person(_first_sentence(cause_match.group(1))) if cause_match else event
+#: The background classifier per embedder instance, loaded once (``False``: not usable).
+_BACKGROUND: weakref.WeakKeyDictionary[Embedder, Any] = weakref.WeakKeyDictionary()
+#: The person's first messages the background is read from (as it was trained).
+BACKGROUND_MESSAGES = 5
+
+
+def read_background(embedder: Embedder, messages: Sequence[str]) -> BackgroundGuess | None:
+    """The problem and emotion types of a conversation from the person's first messages, by
+    the shipped classifier (:mod:`strategies.background`); ``None`` when it cannot be used
+    with this embedder (another dimension, or the file is missing)."""
+    classifier = _BACKGROUND.get(embedder)
+    if classifier is None:
+        try:
+            classifier = BackgroundClassifier.load(embedder)
+        except OSError as exc:
+            log.warning("background classifier not loaded (%s)", type(exc).__name__)
+            classifier = False
+        _BACKGROUND[embedder] = classifier
+    said = [m for m in messages if m.strip()][:BACKGROUND_MESSAGES]
+    if classifier is False or not said:
+        return None
+    try:
+        return classifier.guess(said)
+    except ValueError:  # an embedder of another dimension (a test fake)
+        _BACKGROUND[embedder] = False
+        return None
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s.strip()]
+
+
+def _contentful(sentence: str) -> bool:
+    from agent.nodes.plan import is_phatic
+
+    return len(re.findall(r"[A-Za-z']+", sentence)) >= 3 and not is_phatic(sentence)
+
+
+def _states_a_feeling(words: str) -> bool:
+    """Whether ``words`` only say how the person feels ("I feel so sad", "I'm upset"): then
+    what follows "because" or "since" is the cause."""
+    if verbal_cues(words).adverse:  # "I lost my job after ...": what precedes is the event
+        return False
+    tokens = re.findall(r"[a-z']+", words.lower())
+    return any(t.startswith("feel") for t in tokens) or bool(
+        re.search(r"\b(?:i'm|i am|i've been|i have been|i was|makes? me|made me)\b", words.lower())
+        and any(t in _EXTRA_VALENCE or t in AFFECT_COORDINATES for t in tokens)
+    )
+
+
+def _cause_score(sentence: str, recency: float) -> float:
+    cues = verbal_cues(sentence)
+    return 2 * cues.strength + (1.0 if _CAUSE_MARKERS.search(sentence) else 0.0) + recency
+
+
+def fallback_appraisal(
+    message: str,
+    emotion: TextEmotion | None,
+    earlier: Sequence[str] = (),
+    background: BackgroundGuess | None = None,
+) -> dict[str, str]:
+    """The chain grounded in what the person said and in perception (no LLM).
+
+    ``earlier`` are the person's previous messages, oldest first; ``background`` the problem
+    and emotion types read from them (:mod:`strategies.background`).
+
+    - event: the problem type in words (when the classifier is fairly sure), then the first
+      sentence of theirs that says something, in the third person;
+    - emotion: perception, with the conversation's emotion type when it adds to it;
+    - cause: the sentence of theirs (this message or earlier) that best explains the feeling:
+      one naming an adverse event (a loss, a failure...) first, then one with "because",
+      "since", "after"..., the more recent the better; the part after the marker if there is one;
+    - goal: from the emotion, with the stage: early on, understanding what happened.
+    """
+    said = [s for m in [*earlier, message] for s in _sentences(m)]
+    content = [s for s in said if _contentful(s)]
+    first = third_person(_first_sentence(content[0])) if content else NOT_SAID_EVENT
+    problem = (
+        PROBLEM_WORDS.get(background.problem_type)
+        if content and background is not None and background.problem_p >= PROBLEM_MIN_P
+        else None
+    )
+    event = f"{problem}: {first}" if problem and problem != PROBLEM_WORDS["other"] else first
+    if content:
+        n = len(content)
+        best = max(range(n), key=lambda i: (_cause_score(content[i], 0.5 * i / max(1, n - 1)), i))
+        sentence = content[best]
+        marker = _CAUSE_MARKERS.search(sentence)
+        if marker is not None and not _states_a_feeling(sentence[: marker.start()]):
+            marker = None  # "My sister stopped talking to me after the wedding": all of it
+        cause = third_person(_first_sentence(marker.group(1) if marker else sentence))
+    else:
+        cause = NOT_SAID_CAUSE
     group = emotion.primary_ekman if emotion is not None else "neutral"
-    return {
-        "event": event,
-        "emotion": describe_emotion(emotion),
-        "cause": cause,
-        "goal": _GOALS.get(group, _GOALS["neutral"]),
-    }
+    feeling = describe_emotion(emotion)
+    if (
+        background is not None
+        and background.emotion_p >= EMOTION_MIN_P
+        and background.emotion_type not in feeling
+        and background.emotion_type != "other"
+    ):
+        feeling += f"; over the conversation, {background.emotion_type}"
+    goal = _GOALS.get(group, _GOALS["neutral"])
+    adverse_before = any(verbal_cues(m).adverse for m in earlier)
+    if group in ("joy", "neutral") and verbal_cues(message).hedges and adverse_before:
+        # "I guess I'm fine, really" after telling of a loss: not a moment to celebrate
+        goal = HEDGED_GOAL
+    elif (
+        not goal.startswith("understand")
+        and sum(any(_contentful(x) for x in _sentences(m)) for m in [*earlier, message]) <= 1
+    ):
+        goal = f"understand what happened and {goal}"
+    return {"event": event, "emotion": feeling, "cause": cause, "goal": goal}
 
 
-def build_appraisal(message: str, emotion: TextEmotion | None, llm_output: str | None) -> Appraisal:
-    """Merge the LLM's steps (when valid) with the perception fallback, recording sources."""
-    fallback = fallback_appraisal(message, emotion)
+def build_appraisal(
+    message: str,
+    emotion: TextEmotion | None,
+    llm_output: str | None,
+    earlier: Sequence[str] = (),
+    background: BackgroundGuess | None = None,
+) -> Appraisal:
+    """Merge the LLM's steps (when valid) with the grounded chain, recording sources: ``llm``,
+    ``dialogue`` (event and cause: what the person said) or ``perception`` (emotion, goal)."""
+    fallback = fallback_appraisal(message, emotion, earlier, background)
     proposed = parse_appraisal(llm_output) if llm_output else {}
     steps: dict[str, str] = {}
     sources: dict[str, AppraisalSource] = {}
@@ -166,11 +289,19 @@ def build_appraisal(message: str, emotion: TextEmotion | None, llm_output: str |
         if ok and value is not None:
             steps[name], sources[name] = value.rstrip("."), "llm"
         else:
-            steps[name], sources[name] = fallback[name], "perception"
+            steps[name] = fallback[name]
+            sources[name] = "dialogue" if name in ("event", "cause") else "perception"
     return Appraisal(sources=sources, **steps)
 
 
 _MODALITY_NOUNS = {"text": "words", "speech": "voice", "face": "expression"}
+
+#: The event and cause steps before the person has said what is wrong ("Hi").
+NOT_SAID_EVENT = "they have not said what is on their mind yet"
+NOT_SAID_CAUSE = "they have not said yet"
+
+#: The goal when the person plays down what they told of earlier ("I guess I'm fine, really").
+HEDGED_GOAL = "gently ask how they are really doing with what happened, without pushing"
 
 #: The goal of the reply when the modalities disagree: reflect, do not take words at face value.
 MIXED_GOAL = (

@@ -138,6 +138,7 @@ class CommandGroups:
 COMMAND_MODULES: list[str] = [
     "agent.commands.safety",
     "agent.commands.replies",
+    "agent.commands.appraisal",
     "agent.commands.strategies",
     "agent.commands.media",
     "agent.commands.avatar",

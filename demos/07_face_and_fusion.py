@@ -33,9 +33,7 @@ def main() -> None:
     text_emotion = registry.create("text_emotion", settings.backends.text_emotion, settings)
     sad = "I'm fine, really. I just miss my dog so much since he died."
     for text in (sad, "I got the job I wanted, I'm so happy!"):
-        affect = fuse_affect(
-            text_emotion.analyze(text), None, reading, settings.fusion, words=text
-        )
+        affect = fuse_affect(text_emotion.analyze(text), None, reading, settings.fusion, words=text)
         assert affect is not None
         print(f"\n{text}")
         print(f"  fused {affect.label}, valence {affect.valence:+.2f}")

@@ -273,7 +273,9 @@ class VoiceStyle(_Frozen):
 
 # --- reasoning --------------------------------------------------------------------------------
 
-AppraisalSource = Literal["llm", "perception"]
+#: Where a chain-of-empathy step came from: the LLM, what the person said (``dialogue``), or
+#: perception (the emotion readings).
+AppraisalSource = Literal["llm", "dialogue", "perception"]
 
 
 class Appraisal(_Frozen):

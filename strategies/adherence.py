@@ -18,6 +18,7 @@ import numpy as np
 
 from modalities.text.base import Embedder
 from strategies.data import Dialogue, load_dialogues
+from strategies.linear import fit_softmax, softmax
 from strategies.taxonomy import STRATEGIES, Strategy
 
 ADHERENCE_PATH = Path(__file__).with_name("data") / "adherence_minilm.npz"
@@ -57,10 +58,7 @@ class StrategyClassifier:
 
     def proba_of_vectors(self, vectors: np.ndarray) -> np.ndarray:
         """Probabilities from sentence embeddings already computed."""
-        logits = vectors @ self.weights + self.bias
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return np.asarray(exp / exp.sum(axis=1, keepdims=True))
+        return softmax(vectors @ self.weights + self.bias)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Probabilities for each text."""
@@ -82,22 +80,9 @@ class StrategyClassifier:
         lr: float = 2.0,
     ) -> StrategyClassifier:
         """Full-batch gradient descent on the cross-entropy (deterministic: zeros to start)."""
-        y = np.array([STRATEGIES.index(s) for s in labels])
-        k = len(STRATEGIES)
-        sample_w = np.full(len(y), 1.0 / len(y))
-        x = vectors.astype(np.float64)
-        weights = np.zeros((x.shape[1], k))
-        bias = np.zeros(k)
-        onehot = np.eye(k)[y]
-        for _ in range(epochs):
-            logits = x @ weights + bias
-            logits -= logits.max(axis=1, keepdims=True)
-            p = np.exp(logits)
-            p /= p.sum(axis=1, keepdims=True)
-            grad = (p - onehot) * sample_w[:, None]
-            weights -= lr * (x.T @ grad + l2 * weights)
-            bias -= lr * grad.sum(axis=0)
-        return cls(embedder, weights.astype(np.float32), bias.astype(np.float32))
+        y = [STRATEGIES.index(s) for s in labels]
+        weights, bias = fit_softmax(vectors, y, len(STRATEGIES), l2=l2, epochs=epochs, lr=lr)
+        return cls(embedder, weights, bias)
 
 
 def accuracy(

@@ -46,6 +46,12 @@ EXPECT = {
         "incongruent: False",
         "appraisal goal: gently reflect the mixed feelings",
     ],
+    "12_chain_of_empathy.py": [
+        "cause (dialogue): They lost their job last week",
+        "LLM calls for the chain: 0",
+        "incongruent True",
+        "'failure'",
+    ],
 }
 
 

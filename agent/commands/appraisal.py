@@ -1,0 +1,79 @@
+"""``attune eval appraisal`` and ``attune train background``.
+
+Importing this module stays cheap (argparse only); handlers import what they need.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from modalities.errors import InputError
+
+
+def register(groups: Any) -> None:
+    """Add the commands to the ``attune`` parser (see ``agent.cli.CommandGroups``)."""
+    ev = groups.eval.add_parser(
+        "appraisal", help="the grounded chain of empathy against ESConv's annotations"
+    )
+    ev.add_argument("--data", type=Path, help="ESConv (default: DATA_DIR/esconv/valid.jsonl)")
+    ev.add_argument("--json", type=Path, dest="json_out", help="write the report here")
+    ev.set_defaults(handler=cmd_eval_appraisal)
+    tr = groups.train.add_parser(
+        "background", help="fit the problem/emotion-type classifier on ESConv train (CC BY-NC)"
+    )
+    tr.add_argument("--out", type=Path, help="default: STATE_DIR/artifacts/background_minilm.npz")
+    tr.set_defaults(handler=cmd_train_background)
+
+
+def _esconv(explicit: Path | None, settings: Any, name: str) -> Path:
+    path = explicit or settings.paths.data_dir / "esconv" / f"{name}.jsonl"
+    if not path.is_file():
+        raise InputError("not_found", f"ESConv file not found: {path}")
+    return path
+
+
+def cmd_eval_appraisal(args: argparse.Namespace, settings: Any) -> int:
+    """Run the evaluation and print the report as JSON."""
+    from agent import registry
+    from agent.appraisal_eval import evaluate_appraisal, load_background
+    from strategies.data import load_dialogues
+
+    dialogues = load_dialogues(_esconv(args.data, settings, "valid"))
+    if not dialogues:
+        raise InputError("empty", "no dialogues in the data file")
+    train = load_dialogues(_esconv(None, settings, "train"))
+    embedder = registry.create("embedder", settings.backends.embedder, settings)
+
+    def progress(done: int, total: int) -> None:
+        if done % 25 == 0 or done == total:
+            print(f"{done}/{total} dialogues", file=sys.stderr, flush=True)
+
+    report = evaluate_appraisal(load_background(embedder), train, dialogues, progress)
+    report["data"] = (args.data or Path("valid.jsonl")).name
+    text = json.dumps(report, indent=2)
+    if args.json_out is not None:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
+def cmd_train_background(args: argparse.Namespace, settings: Any) -> int:
+    """Fit the background classifier on ESConv train; print its figures on valid."""
+    from agent import registry
+    from strategies.background import BackgroundClassifier, evaluate_background, majority_classes
+    from strategies.data import load_dialogues
+
+    train = load_dialogues(_esconv(None, settings, "train"))
+    embedder = registry.create("embedder", settings.backends.embedder, settings)
+    classifier = BackgroundClassifier.fit(embedder, train)
+    out = args.out or settings.paths.state_dir / "artifacts" / "background_minilm.npz"
+    classifier.save(out)
+    valid = load_dialogues(_esconv(None, settings, "valid"))
+    report = evaluate_background(classifier, valid, majority_classes(train))
+    print(json.dumps({"out": str(out), "valid": report}, indent=2))
+    return 0
