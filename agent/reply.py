@@ -36,6 +36,11 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
 
 
+def sentence_key(sentence: str) -> str:
+    """A sentence reduced to its lower-case words, to tell when one is said again."""
+    return " ".join(re.findall(r"[a-z0-9']+", sentence.lower().replace("\u2019", "'")))
+
+
 def clean_reply(raw: str, max_sentences: int = 3) -> str:
     """Strip role prefixes and invented next turns, drop a sentence said twice (a small model's
     loop: "I'm sorry to hear that. I'm sorry to hear that."), keep at most ``max_sentences``
@@ -49,7 +54,7 @@ def clean_reply(raw: str, max_sentences: int = 3) -> str:
     seen: set[str] = set()
     unique = []
     for sentence in sentences:
-        key = " ".join(re.findall(r"[a-z0-9']+", sentence.lower().replace("\u2019", "'")))
+        key = sentence_key(sentence)
         if key and key in seen:
             continue
         seen.add(key)

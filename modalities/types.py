@@ -340,6 +340,9 @@ class GenerationParams(_Frozen):
     #: Generate past the model's end-of-turn token, until ``max_tokens`` or a stop string (to
     #: continue a reply that ended too soon); honoured by backends that say ``continues``.
     ignore_eos: bool = False
+    #: Penalise extending a word sequence already in the context (llama.cpp's DRY sampler);
+    #: 0 is off. Backends without such a sampler ignore it.
+    repeat_penalty: float = Field(default=0.0, ge=0.0, le=4.0)
 
 
 # --- care and safety --------------------------------------------------------------------------

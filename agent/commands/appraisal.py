@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agent.commands import esconv_file
 from modalities.errors import InputError
 
 
@@ -29,23 +30,16 @@ def register(groups: Any) -> None:
     tr.set_defaults(handler=cmd_train_background)
 
 
-def _esconv(explicit: Path | None, settings: Any, name: str) -> Path:
-    path = explicit or settings.paths.data_dir / "esconv" / f"{name}.jsonl"
-    if not path.is_file():
-        raise InputError("not_found", f"ESConv file not found: {path}")
-    return path
-
-
 def cmd_eval_appraisal(args: argparse.Namespace, settings: Any) -> int:
     """Run the evaluation and print the report as JSON."""
     from agent import registry
     from agent.appraisal_eval import evaluate_appraisal, load_background
     from strategies.data import load_dialogues
 
-    dialogues = load_dialogues(_esconv(args.data, settings, "valid"))
+    dialogues = load_dialogues(esconv_file(args.data, settings, "valid"))
     if not dialogues:
         raise InputError("empty", "no dialogues in the data file")
-    train = load_dialogues(_esconv(None, settings, "train"))
+    train = load_dialogues(esconv_file(None, settings, "train"))
     embedder = registry.create("embedder", settings.backends.embedder, settings)
 
     def progress(done: int, total: int) -> None:
@@ -68,12 +62,12 @@ def cmd_train_background(args: argparse.Namespace, settings: Any) -> int:
     from strategies.background import BackgroundClassifier, evaluate_background, majority_classes
     from strategies.data import load_dialogues
 
-    train = load_dialogues(_esconv(None, settings, "train"))
+    train = load_dialogues(esconv_file(None, settings, "train"))
     embedder = registry.create("embedder", settings.backends.embedder, settings)
     classifier = BackgroundClassifier.fit(embedder, train)
     out = args.out or settings.paths.state_dir / "artifacts" / "background_minilm.npz"
     classifier.save(out)
-    valid = load_dialogues(_esconv(None, settings, "valid"))
+    valid = load_dialogues(esconv_file(None, settings, "valid"))
     report = evaluate_background(classifier, valid, majority_classes(train))
     print(json.dumps({"out": str(out), "valid": report}, indent=2))
     return 0

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agent.commands import esconv_file
 from modalities.errors import InputError
 
 
@@ -61,13 +62,6 @@ def register(groups: Any) -> None:
     ad.set_defaults(handler=cmd_train_adherence)
 
 
-def _esconv(explicit: Path | None, settings: Any, name: str) -> Path:
-    path = explicit or settings.paths.data_dir / "esconv" / f"{name}.jsonl"
-    if not path.is_file():
-        raise InputError("not_found", f"ESConv file not found: {path}")
-    return path
-
-
 def cmd_eval_replies(args: argparse.Namespace, settings: Any) -> int:
     """Run the evaluation and print the report as one JSON line."""
     from langgraph.checkpoint.memory import InMemorySaver
@@ -77,7 +71,7 @@ def cmd_eval_replies(args: argparse.Namespace, settings: Any) -> int:
     from agent.tuning.evaluation import load_examples, run_turns, score_outcomes, write_samples
     from strategies.adherence import StrategyClassifier
 
-    data = _esconv(args.data, settings, "valid")
+    data = esconv_file(args.data, settings, "valid")
     examples = load_examples(data, args.limit)
     if not examples:
         raise InputError("empty", f"no supporter turns answering a seeker in {data}")
@@ -100,6 +94,7 @@ def cmd_eval_replies(args: argparse.Namespace, settings: Any) -> int:
             "reply_prompt": settings.llm.reply_prompt,
             "candidates": settings.llm.candidates,
             "temperature": settings.llm.temperature,
+            "repeat_penalty": settings.llm.repeat_penalty,
             "llm_appraisal": settings.llm.llm_appraisal,
             "planner": settings.backends.strategy_planner,
         }
@@ -116,7 +111,7 @@ def cmd_train_replies(args: argparse.Namespace, settings: Any) -> int:
     from agent.tuning.lora import TrainConfig
     from agent.tuning.train import train_replies
 
-    data = _esconv(args.data, settings, "train")
+    data = esconv_file(args.data, settings, "train")
     out = args.out or settings.paths.state_dir / "artifacts" / "replies-lora.gguf"
     result = train_replies(
         data,
@@ -141,7 +136,7 @@ def cmd_train_adherence(args: argparse.Namespace, settings: Any) -> int:
 
     embedder = registry.create("embedder", settings.backends.embedder, settings)
     classifier, report = train_adherence(
-        embedder, _esconv(None, settings, "train"), _esconv(None, settings, "valid")
+        embedder, esconv_file(None, settings, "train"), esconv_file(None, settings, "valid")
     )
     out = args.out or settings.paths.state_dir / "artifacts" / "adherence_minilm.npz"
     classifier.save(out)

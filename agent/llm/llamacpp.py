@@ -118,6 +118,8 @@ def _request(messages: Sequence[ChatMessage], params: GenerationParams) -> dict[
         request["json_schema"] = params.json_schema
     if params.ignore_eos:
         request["ignore_eos"] = True
+    if params.repeat_penalty > 0:
+        request["dry_multiplier"] = params.repeat_penalty
     return request
 
 

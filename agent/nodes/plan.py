@@ -23,6 +23,14 @@ _ACKNOWLEDGEMENT = re.compile(
 )
 
 
+_THANKS_BYE = re.compile(
+    r"\b(?:thanks?(?: you)?(?: so much| very much| a lot)?(?: for [a-z' ]+?(?=[.!,]|$))?|"
+    r"bye|goodbye|good night|take care|have a (?:good|nice|great) (?:day|night|evening|one)|"
+    r"you too|see you|talk (?:to you )?(?:later|soon)|i appreciate (?:it|you|this)|"
+    r"it (?:helped|helps)|that helped|you(?:'ve| have) been (?:so |very |really )?helpful)\b"
+)
+
+
 def is_phatic(text: str) -> bool:
     """Whether a message is a greeting, thanks, goodbye or a short acknowledgement: what
     ESConv's "Others" strategy answers (small talk rather than support)."""
@@ -31,7 +39,10 @@ def is_phatic(text: str) -> bool:
     if not words:
         return True
     if "thank" in norm or re.search(r"\b(?:bye|goodbye|good night)\b", norm):
-        return len(words) <= 20
+        # thanks or goodbye, unless something else is said beside them ("Thanks. Maybe I
+        # should update my CV this weekend.")
+        rest = _THANKS_BYE.sub(" ", norm)
+        return len(re.findall(r"[a-z']+", rest)) < 5
     joined = " ".join(words)
     if _ACKNOWLEDGEMENT.match(joined):
         return len(words) <= 3

@@ -19,7 +19,7 @@ from agent.context import AttuneContext
 from agent.nodes.plan import is_phatic
 from agent.nodes.speak import SentenceSpeaker, Speaker, low_latency_voice
 from agent.prompting import render, strategy_guides
-from agent.reply import ReplyScorer, clean_reply, split_sentences
+from agent.reply import ReplyScorer, clean_reply, sentence_key, split_sentences
 from agent.safety.replies import SAFE_FALLBACK_REPLY, check_reply
 from agent.state import AttuneState
 from agent.tuning.format import tuned_messages
@@ -32,6 +32,8 @@ MAX_SENTENCES = 3
 MIN_REPLY_WORDS = 8
 #: Tokens the continuation may take to finish its sentence.
 CONTINUE_TOKENS = 40
+#: Draws of the continuation when it repeats what Attune said in its recent replies.
+CONTINUE_ATTEMPTS = 2
 _SENTENCE_DONE = re.compile(r"[.!?]+[\"')\]]*(?=\s)")
 #: Said when every candidate came out empty (a small model can do that on odd input).
 FALLBACK_REPLY = "I'm here with you. Would you like to tell me a little more about it?"
@@ -151,9 +153,23 @@ def _continue_one(
     messages: list[ChatMessage],
     reply: str,
     params: GenerationParams,
+    said_before: frozenset[str] = frozenset(),
 ) -> str:
     """One more sentence after ``reply`` from the same model (the conversation ends with the
-    reply so far, so the model continues it); ``""`` when none comes or it fails the guard."""
+    reply so far, so the model continues it); ``""`` when none comes or it fails the guard.
+    A sentence Attune already said (``said_before``: :func:`sentence_key` of its recent
+    replies) is drawn again with the next seed, once."""
+    for attempt in range(CONTINUE_ATTEMPTS):
+        seed = params.seed + attempt if params.seed is not None else None
+        sentence = _draw_sentence(ctx, messages, reply, params.model_copy(update={"seed": seed}))
+        if sentence and sentence_key(sentence) not in said_before:
+            return sentence
+    return ""
+
+
+def _draw_sentence(
+    ctx: AttuneContext, messages: list[ChatMessage], reply: str, params: GenerationParams
+) -> str:
     system = messages[0].content if messages and messages[0].role == "system" else None
     request = [*messages, ChatMessage(role="assistant", content=reply)]
     more = params.model_copy(update={"ignore_eos": True, "max_tokens": CONTINUE_TOKENS})
@@ -240,6 +256,7 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
     base = GenerationParams(
         max_tokens=ctx.settings.llm.max_tokens,
         temperature=ctx.settings.llm.temperature,
+        repeat_penalty=ctx.settings.llm.repeat_penalty,
         stop=("\nUser:", "\nuser:", "<|im_end|>"),
     )
     system = messages[0].content
@@ -257,7 +274,9 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
             and ctx.llm.capabilities.continues
             and needs_more(reply, strategy, user_text)
         ):
-            sentence = _continue_one(ctx, messages, reply, params)
+            recent = [m.content for m in history[-4:] if m.role == "assistant"]
+            said = frozenset(sentence_key(x) for m in recent for x in split_sentences(m))
+            sentence = _continue_one(ctx, messages, reply, params, said)
             if sentence:
                 reply = f"{reply} {sentence}"
                 emit(f" {sentence}")

@@ -40,7 +40,9 @@ def test_fallback_uses_perception_and_third_person():
     assert "sadness" in steps["emotion"] and "strongly" in steps["emotion"]
     # the cause of the feeling is the death, not why the dog died
     assert steps["cause"] == "Their dog died yesterday because he was sick"
-    assert fallback_appraisal("I feel so sad because my dog died.", SAD)["cause"] == "their dog died"
+    assert (
+        fallback_appraisal("I feel so sad because my dog died.", SAD)["cause"] == "their dog died"
+    )
     assert "comfort" in steps["goal"]
 
 

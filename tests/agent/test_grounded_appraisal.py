@@ -14,16 +14,6 @@ from agent import Attune, load_settings
 ESCONV = Path(__file__).resolve().parents[3] / "shared" / "data" / "esconv"
 
 
-@pytest.fixture(scope="module")
-def embedder():
-    from agent import registry
-
-    settings = load_settings()
-    emb = registry.create("embedder", settings.backends.embedder, settings)
-    emb.load()
-    return emb
-
-
 @pytest.mark.slow
 def test_the_background_classifier_reads_the_problem_well_above_the_majority(embedder):
     from strategies.background import BackgroundClassifier, evaluate_background

@@ -254,7 +254,7 @@ def test_low_latency_voice_turn_speaks_while_the_reply_is_written():
     for before, after in itertools.pairwise(chunks):
         assert after.offset == pytest.approx(before.end)
     result = events[-1].data["result"]
-    assert isinstance(result, dict) and result["appraisal"]["sources"]["event"] == "perception"
+    assert isinstance(result, dict) and result["appraisal"]["sources"]["event"] == "dialogue"
     assert "to_first_audio" in result["timings_ms"]
 
 

@@ -62,8 +62,8 @@ def test_appraise_without_llm_is_deterministic():
     rt, _ = runtime(llm, llm_appraisal=False)
     update = appraise({"user_text": "I lost my job because of cuts."}, rt)
     assert llm.calls == []
-    assert update["appraisal"].cause == "of cuts"
-    assert set(update["appraisal"].sources.values()) == {"perception"}
+    assert update["appraisal"].cause == "They lost their job because of cuts"
+    assert set(update["appraisal"].sources.values()) == {"perception", "dialogue"}
 
 
 def test_plan_strategy_passes_history_and_picks_the_top():

@@ -211,16 +211,6 @@ def test_eval_scores_a_run_with_the_constant_reply_beside_it():
 # --- the real components ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def embedder():
-    from agent import registry
-
-    settings = load_settings()
-    emb = registry.create("embedder", settings.backends.embedder, settings)
-    emb.load()
-    return emb
-
-
 @pytest.mark.slow
 def test_the_strategy_classifier_reads_supporter_wording_above_a_floor(embedder):
     from strategies.adherence import StrategyClassifier, accuracy, supporter_utterances
@@ -453,3 +443,28 @@ def test_the_real_tuned_model_continues_a_thin_reply():
     assert CONTINUE_TOKENS >= 20
     assert len(sentence.split()) >= 3 and sentence[-1] in ".!?", sentence
     assert "sorry to hear that" not in sentence.lower()
+
+
+def test_a_continuation_attune_already_said_is_drawn_again():
+    from agent.llm.base import LLMCapabilities
+
+    bot = fake_attune(
+        [
+            "I'm sorry to hear that.",
+            "What was going on with your job? More",
+            "Have you told anyone yet? More",
+        ],
+        llm_appraisal=False,
+    )
+    bot.context.llm.capabilities = LLMCapabilities(seeded=True, continues=True)
+    bot.import_history(
+        "again",
+        [
+            ChatMessage(role="user", content="I lost my job today."),
+            ChatMessage(role="assistant", content="I'm sorry. What was going on with your job?"),
+        ],
+    )
+    result = bot.turn("I worked there for eight years.", "again")
+    assert result.reply == "I'm sorry to hear that. Have you told anyone yet?"
+    seeds = [params.seed for _, params in bot.context.llm.calls[1:]]
+    assert len(seeds) == 2 and seeds[0] != seeds[1]

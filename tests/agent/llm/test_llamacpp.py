@@ -37,7 +37,7 @@ def test_from_settings_is_cheap_and_takes_the_llm_settings(tmp_path: Path) -> No
         2,
     )
     assert not llm.loaded
-    assert llm.capabilities.json_schema and llm.capabilities.seeded
+    assert llm.capabilities.json_schema and llm.capabilities.seeded and llm.capabilities.continues
 
 
 def test_request_carries_every_generation_param() -> None:
@@ -50,6 +50,10 @@ def test_request_carries_every_generation_param() -> None:
     assert request["stop"] == ["\n"] and request["json_schema"] == APPRAISAL
     assert 0 <= request["seed"] < 0xFFFFFFFF  # never llama.cpp's "random seed" value
     assert "seed" not in _request([], GenerationParams())
+    plain = _request([], GenerationParams())
+    assert "ignore_eos" not in plain and "dry_multiplier" not in plain
+    more = _request([], GenerationParams(ignore_eos=True, repeat_penalty=0.8))
+    assert more["ignore_eos"] is True and more["dry_multiplier"] == 0.8
 
 
 def test_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
