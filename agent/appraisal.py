@@ -161,17 +161,18 @@ def read_background(embedder: Embedder, messages: Sequence[str]) -> BackgroundGu
     """The problem and emotion types of a conversation from the person's first messages, by
     the shipped classifier (:mod:`strategies.background`); ``None`` when it cannot be used
     with this embedder (another dimension, or the file is missing)."""
-    classifier = _BACKGROUND.get(embedder)
-    if classifier is None:
+    cached = _BACKGROUND.get(embedder)
+    if cached is None:
         try:
-            classifier = BackgroundClassifier.load(embedder)
+            cached = BackgroundClassifier.load(embedder)
         except OSError as exc:
             log.warning("background classifier not loaded (%s)", type(exc).__name__)
-            classifier = False
-        _BACKGROUND[embedder] = classifier
+            cached = False
+        _BACKGROUND[embedder] = cached
     said = [m for m in messages if m.strip()][:BACKGROUND_MESSAGES]
-    if classifier is False or not said:
+    if not isinstance(cached, BackgroundClassifier) or not said:
         return None
+    classifier: BackgroundClassifier = cached
     try:
         return classifier.guess(said)
     except ValueError:  # an embedder of another dimension (a test fake)
