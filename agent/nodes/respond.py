@@ -191,8 +191,11 @@ def _draw_sentence(
         if close is not None:
             close()
     sentence = " ".join(text.split())
-    if len(re.findall(r"[A-Za-z0-9']+", sentence)) < 3:
+    words = sentence_key(sentence).split()
+    if len(words) < 3:
         return ""
+    if any(sentence_key(s).split()[:2] == words[:2] for s in split_sentences(reply)):
+        return ""  # a stutter: "I think you might be feeling down. I think you are."
     longer = clean_reply(f"{reply} {sentence}", MAX_SENTENCES)
     if longer == reply or check_reply(longer, system) is not None:
         return ""  # a repeat (cleaning dropped it) or a sentence the guard refuses

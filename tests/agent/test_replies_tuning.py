@@ -445,6 +445,19 @@ def test_the_real_tuned_model_continues_a_thin_reply():
     assert "sorry to hear that" not in sentence.lower()
 
 
+def test_a_continuation_that_stutters_is_dropped():
+    from agent.llm.base import LLMCapabilities
+
+    bot = fake_attune(
+        ["I think you might be feeling down.", "I think you are. More", "I think so. More"],
+        llm_appraisal=False,
+    )
+    bot.context.llm.capabilities = LLMCapabilities(seeded=True, continues=True)
+    assert bot.turn("I've been feeling down for weeks.", "s").reply == (
+        "I think you might be feeling down."
+    )
+
+
 def test_a_continuation_attune_already_said_is_drawn_again():
     from agent.llm.base import LLMCapabilities
 
