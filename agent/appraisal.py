@@ -181,6 +181,7 @@ def read_background(embedder: Embedder, messages: Sequence[str]) -> BackgroundGu
 
 
 def _sentences(text: str) -> list[str]:
+    # (agent.reply.split_sentences also splits after a closing quote or bracket)
     return [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s.strip()]
 
 
@@ -226,8 +227,8 @@ def fallback_appraisal(
       "since", "after"..., the more recent the better; the part after the marker if there is one;
     - goal: from the emotion, with the stage: early on, understanding what happened.
     """
-    said = [s for m in [*earlier, message] for s in _sentences(m)]
-    content = [s for s in said if _contentful(s)]
+    per_message = [[s for s in _sentences(m) if _contentful(s)] for m in [*earlier, message]]
+    content = [s for sentences in per_message for s in sentences]
     first = third_person(_first_sentence(content[0])) if content else NOT_SAID_EVENT
     problem = (
         PROBLEM_WORDS.get(background.problem_type)
@@ -259,10 +260,7 @@ def fallback_appraisal(
     if group in ("joy", "neutral") and verbal_cues(message).hedges and adverse_before:
         # "I guess I'm fine, really" after telling of a loss: not a moment to celebrate
         goal = HEDGED_GOAL
-    elif (
-        not goal.startswith("understand")
-        and sum(any(_contentful(x) for x in _sentences(m)) for m in [*earlier, message]) <= 1
-    ):
+    elif not goal.startswith("understand") and sum(map(bool, per_message)) <= 1:
         goal = f"understand what happened and {goal}"
     return {"event": event, "emotion": feeling, "cause": cause, "goal": goal}
 

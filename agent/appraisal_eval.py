@@ -23,7 +23,6 @@ import numpy as np
 
 from agent.appraisal import NOT_SAID_CAUSE, NOT_SAID_EVENT, fallback_appraisal, third_person
 from agent.tuning.metrics import rouge_l
-from modalities.text.base import Embedder
 from strategies.background import (
     PROBLEM_WORDS,
     BackgroundClassifier,
@@ -113,8 +112,3 @@ def evaluate_appraisal(
         "not_said_yet": {k: round(v / max(1, len(usable)), 4) for k, v in not_said.items()},
     }
     return report
-
-
-def load_background(embedder: Embedder) -> BackgroundClassifier:
-    """The shipped background classifier over ``embedder``."""
-    return BackgroundClassifier.load(embedder)

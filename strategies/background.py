@@ -22,6 +22,7 @@ import numpy as np
 from modalities.text.base import Embedder
 from strategies.data import Dialogue
 from strategies.linear import fit_softmax, softmax
+from strategies.metrics import macro_f1
 
 BACKGROUND_PATH = Path(__file__).with_name("data") / "background_minilm.npz"
 #: How many of a dialogue's first seeker messages make training rows.
@@ -145,14 +146,12 @@ class BackgroundClassifier:
 
 
 def _macro_f1(pred: Sequence[str], gold: Sequence[str], classes: Sequence[str]) -> float:
-    f1s = []
-    for c in classes:
-        tp = sum(p == c and g == c for p, g in zip(pred, gold, strict=True))
-        fp = sum(p == c and g != c for p, g in zip(pred, gold, strict=True))
-        fn = sum(p != c and g == c for p, g in zip(pred, gold, strict=True))
-        if tp or fp or fn:
-            f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    return float(np.mean(f1s)) if f1s else 0.0
+    """Macro-F1 over the classes true or predicted at least once (:func:`macro_f1`)."""
+    index = {c: i for i, c in enumerate(classes)}
+    confusion = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    for p, g in zip(pred, gold, strict=True):
+        confusion[index[g], index[p]] += 1
+    return macro_f1(confusion)
 
 
 def _accuracy(pred: Sequence[str], gold: Sequence[str]) -> float:

@@ -69,13 +69,14 @@ def confusion_matrix(gold: Sequence[Strategy], pred: Sequence[Strategy]) -> np.n
 
 
 def f1_per_strategy(confusion: np.ndarray) -> np.ndarray:
-    """F1 of each strategy, as fractions: ``2 tp / (2 tp + fp + fn)``, 0 where that is 0/0."""
+    """F1 of each strategy (of each class, for any square confusion), as fractions:
+    ``2 tp / (2 tp + fp + fn)``, 0 where that is 0/0."""
     c = np.asarray(confusion, dtype=np.float64)
     tp = np.diag(c)
     fp = c.sum(axis=0) - tp
     fn = c.sum(axis=1) - tp
     denom = 2 * tp + fp + fn
-    return np.divide(2 * tp, denom, out=np.zeros(_K), where=denom > 0)
+    return np.divide(2 * tp, denom, out=np.zeros(len(tp)), where=denom > 0)
 
 
 def macro_f1(confusion: np.ndarray) -> float:

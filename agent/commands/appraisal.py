@@ -33,7 +33,8 @@ def register(groups: Any) -> None:
 def cmd_eval_appraisal(args: argparse.Namespace, settings: Any) -> int:
     """Run the evaluation and print the report as JSON."""
     from agent import registry
-    from agent.appraisal_eval import evaluate_appraisal, load_background
+    from agent.appraisal_eval import evaluate_appraisal
+    from strategies.background import BackgroundClassifier
     from strategies.data import load_dialogues
 
     dialogues = load_dialogues(esconv_file(args.data, settings, "valid"))
@@ -46,7 +47,7 @@ def cmd_eval_appraisal(args: argparse.Namespace, settings: Any) -> int:
         if done % 25 == 0 or done == total:
             print(f"{done}/{total} dialogues", file=sys.stderr, flush=True)
 
-    report = evaluate_appraisal(load_background(embedder), train, dialogues, progress)
+    report = evaluate_appraisal(BackgroundClassifier.load(embedder), train, dialogues, progress)
     report["data"] = (args.data or Path("valid.jsonl")).name
     text = json.dumps(report, indent=2)
     if args.json_out is not None:
