@@ -1,4 +1,4 @@
-"""``attune eval appraisal`` and ``attune train background``.
+"""``attune eval appraisal``, ``attune eval fusion`` and ``attune train background``.
 
 Importing this module stays cheap (argparse only); handlers import what they need.
 """
@@ -23,6 +23,14 @@ def register(groups: Any) -> None:
     ev.add_argument("--data", type=Path, help="ESConv (default: DATA_DIR/esconv/valid.jsonl)")
     ev.add_argument("--json", type=Path, dest="json_out", help="write the report here")
     ev.set_defaults(handler=cmd_eval_appraisal)
+    fu = groups.eval.add_parser(
+        "fusion", help="the project's fusion set: utterances crossed with faces of known expression"
+    )
+    fu.add_argument("--json", type=Path, dest="json_out", help="write the full report here")
+    fu.add_argument(
+        "--cases", action="store_true", help="print every case, not only the summary and failures"
+    )
+    fu.set_defaults(handler=cmd_eval_fusion)
     tr = groups.train.add_parser(
         "background", help="fit the problem/emotion-type classifier on ESConv train (CC BY-NC)"
     )
@@ -55,6 +63,28 @@ def cmd_eval_appraisal(args: argparse.Namespace, settings: Any) -> int:
         args.json_out.write_text(text + "\n", encoding="utf-8")
     print(text)
     return 0
+
+
+def cmd_eval_fusion(args: argparse.Namespace, settings: Any) -> int:
+    """Run the fusion set over the configured text-emotion and face backends and the portrait
+    renderer; print the summary (and the cases with ``--cases``) as JSON."""
+    from agent import registry
+    from agent.fusion_eval import evaluate_fusion
+
+    text = registry.create("text_emotion", settings.backends.text_emotion, settings)
+    face = registry.create("face", settings.backends.face, settings)
+    renderer = registry.create("avatar", "portrait", settings)
+
+    def progress(done: int, total: int) -> None:
+        print(f"{done}/{total} faces", file=sys.stderr, flush=True)
+
+    report = evaluate_fusion(text, face, renderer, settings.fusion, progress)
+    if args.json_out is not None:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    shown = report if args.cases else {k: v for k, v in report.items() if k != "cases"}
+    print(json.dumps(shown, indent=2))
+    return 0 if not report["failures"] else 1
 
 
 def cmd_train_background(args: argparse.Namespace, settings: Any) -> int:

@@ -4,8 +4,9 @@ text classifier.
 **Adverse events.** A text emotion classifier scores how a sentence *sounds*; "My father passed
 away last week." is said flatly, so its top score is modest, yet it is strong evidence of a
 painful feeling. :func:`verbal_cues` finds statements of a loss, a failure, a break-up, an
-illness, danger or sleeplessness (patterns written by the project, first person or about
-someone close) and gives the evidence a strength and the feeling it usually carries.
+illness, danger, sleeplessness, loneliness or being left out (patterns written by the project,
+first person or about someone close) and gives the evidence a strength and the feeling it
+usually carries.
 
 **Hedges and minimisers.** "I'm fine, really", "it's just that", "honestly I'm okay", "I guess",
 "no big deal": with negative content they are a cue of masking in their own right (ambivalence
@@ -38,7 +39,8 @@ _EVENTS: tuple[tuple[str, str, float, str], ...] = (
      r"was laid off|lost (?:my|our) (?:job|house|home|business)|got rejected|was rejected|"
      r"didn't get (?:in|the job))\b"),
     ("breakup", "sadness", 0.8,
-     rf"\b(?:broke up|dumped me|left me|divorc\w*|cheated on me|{_CLOSE}\s+(?:left|cheated))\b"),
+     rf"\b(?:broke up|dumped me|left me(?!\s+out)|divorc\w*|cheated on me|"
+     rf"{_CLOSE}\s+(?:left|cheated))\b"),
     ("illness", "fear", 0.8,
      r"\b(?:cancer|diagnosed|terminal|tumou?r|in (?:the )?hospital|chemo\w*|heart attack|"
      r"stroke)\b"),
@@ -47,6 +49,10 @@ _EVENTS: tuple[tuple[str, str, float, str], ...] = (
      r"\b(?:haven't|have not|can't|cannot|couldn't)\s+(?:slept|sleep)\b"),
     ("loneliness", "sadness", 0.7,
      r"\b(?:so|really|very|completely|all)\s+(?:alone|lonely)\b|\bno one cares\b"),
+    ("exclusion", "sadness", 0.7,
+     r"\b(?:nobody|no one|no-one)\s+(?:came|showed up|turned up|called|texted|remembered|"
+     r"invited me|talks to me|wants to (?:see|talk to|be with) me)\b|"
+     r"\b(?:left me out|ignored me|excluded me|forgot my birthday|ghosted me)\b"),
     ("worry", "fear", 0.7,
      r"\b(?:(?:my|our) parents|they|he|she)\s+will be\s+(?:furious|so angry|disappointed)\b"),
 )  # fmt: skip
