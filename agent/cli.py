@@ -33,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # websockets logs every frame at DEBUG, and frames carry what people say: never below INFO
+    logging.getLogger("websockets").setLevel(max(logging.INFO, logging.getLogger().level))
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2
@@ -112,8 +114,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", type=Path, default=Path("bench/results.json"))
     bench.add_argument(
         "--only",
-        default="text,voice,face,avatar,server",
-        help="comma-separated parts to run: text, voice, face, avatar, server (default: all)",
+        default="text,voice,face,avatar,server,soak",
+        help="comma-separated parts to run: text, voice, face, avatar, server, soak (default: all)",
     )
     bench.set_defaults(handler=cmd_bench)
 
@@ -358,10 +360,10 @@ def cmd_bench(args: argparse.Namespace, settings: AttuneSettings) -> int:
     from agent.bench import run_bench
 
     parts = {p.strip() for p in args.only.split(",") if p.strip()}
-    unknown = parts - {"text", "voice", "face", "avatar", "server"}
+    unknown = parts - {"text", "voice", "face", "avatar", "server", "soak"}
     if unknown or not parts:
         raise InputError(
-            "bad_arguments", "--only takes a list of: text, voice, face, avatar, server"
+            "bad_arguments", "--only takes a list of: text, voice, face, avatar, server, soak"
         )
     results: dict[str, Any] = {}
     if "text" in parts:
@@ -387,6 +389,10 @@ def cmd_bench(args: argparse.Namespace, settings: AttuneSettings) -> int:
             "fake_llm": run_server_bench(settings, sessions=(10, 50), seconds=10, fake_llm=True),
             "real": run_server_bench(settings, sessions=(10,), seconds=20),
         }
+    if "soak" in parts:
+        from agent.bench_server import run_soak_bench
+
+        results["soak"] = run_soak_bench(settings, sessions=20, turns=500)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(results, indent=2))

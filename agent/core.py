@@ -273,7 +273,7 @@ class Attune:
         timings = {**state.get("timings_ms", {}), "total": total_ms}
         if first_audio is not None:  # from the start of the turn to the first reply audio
             timings["to_first_audio"] = first_audio
-        log.info("turn %s session=%s done in %.0f ms", turn_id, session_id[:8], total_ms)
+        log.info("turn %s done in %.0f ms", turn_id, total_ms)
         result = TurnResult(
             session_id=session_id,
             turn_id=turn_id,
@@ -339,8 +339,10 @@ class Attune:
 
         def work() -> None:
             try:
+                # one checkpoint per turn, written when the graph exits (also on an error),
+                # not one per node: the state is not stored nine times over
                 for chunk in self.graph.stream(
-                    graph_input, config, context=context, stream_mode="custom"
+                    graph_input, config, context=context, stream_mode="custom", durability="exit"
                 ):
                     events.put(("event", chunk))
                 events.put(("done", None))

@@ -70,7 +70,7 @@ def forget_session(saver: BaseCheckpointSaver[Any], session_id: str) -> bool:
             conn.commit()
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     if existed:
-        log.info("forgot session %s", session_id[:8])
+        log.info("forgot a session")
     return existed
 
 

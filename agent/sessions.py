@@ -54,6 +54,16 @@ def open_postgres_store(
         raise BackendUnavailableError(
             f"the PostgreSQL session store needs {exc.name}: pip install 'attune[server]'"
         ) from None
+    import psycopg
+
+    from modalities.errors import ConfigError
+
+    try:  # one attempt first: a wrong DSN is one line, not the pool's retries and warnings
+        with psycopg.connect(dsn, connect_timeout=max(1, round(connect_timeout_s))):
+            pass
+    except psycopg.Error as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+        raise ConfigError(f"cannot connect to the PostgreSQL session store: {reason}") from None
     pool: ConnectionPool = ConnectionPool(
         dsn,
         min_size=1,
@@ -65,8 +75,6 @@ def open_postgres_store(
         pool.wait(timeout=connect_timeout_s)
     except PoolTimeout:
         pool.close()
-        from modalities.errors import ConfigError
-
         raise ConfigError(
             f"cannot connect to the PostgreSQL session store within {connect_timeout_s:g} s"
         ) from None

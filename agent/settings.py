@@ -224,13 +224,23 @@ class ServerSettings(BaseModel):
     port: int = Field(default=8765, ge=0, le=65535)
     #: Required from clients; mandatory when binding beyond loopback (env ATTUNE_SERVER__TOKEN).
     token: SecretStr | None = None
-    #: Browser Origins allowed to connect (empty: same host only); non-browser clients send none.
+    #: More tokens, one per client or person (each owns its own sessions; env
+    #: ``ATTUNE_SERVER__TOKENS='["a", "b"]'``).
+    tokens: list[SecretStr] = Field(default_factory=list)
+    #: Browser Origins allowed to connect. Empty: on loopback, the page's own (loopback) host
+    #: only; beyond loopback, no browser page until listed. Non-browser clients send none.
     allowed_origins: list[str] = Field(default_factory=list)
+    #: Host names (``Host`` header, port aside) requests may use. Empty: on loopback only
+    #: ``localhost`` and loopback addresses (a DNS-rebinding defence); beyond loopback, any.
+    allowed_hosts: list[str] = Field(default_factory=list)
     #: A PostgreSQL DSN for the session store (several servers share sessions); ``None`` means
     #: SQLite at ``paths.session_db``.
     database_url: SecretStr | None = None
     max_message_bytes: int = Field(default=2_000_000, ge=1024)
     max_image_bytes: int = Field(default=1_500_000, ge=1024)
+    #: Pixels a camera frame or image message may claim (checked in its header before it is
+    #: decoded); a frame beyond it is ``image_too_large``.
+    max_image_pixels: int = Field(default=4_000_000, ge=64 * 64)
     max_image_fps: float = Field(default=5.0, gt=0)
     #: Messages per second per connection (token bucket, bursts of twice this).
     max_messages_per_s: float = Field(default=50.0, gt=0)

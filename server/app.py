@@ -25,6 +25,7 @@ import json
 import logging
 import mimetypes
 import secrets
+import socket
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -41,7 +42,14 @@ from websockets.http11 import Request, Response
 
 from modalities.types import ChatMessage
 from server import protocol as p
-from server.limits import Auth, check_binding, origin_allowed, presented_token
+from server.limits import (
+    Auth,
+    check_binding,
+    host_allowed,
+    is_loopback,
+    origin_allowed,
+    presented_token,
+)
 from server.session import Connection
 
 if TYPE_CHECKING:
@@ -70,6 +78,12 @@ _TYPES = {
     ".ico": "image/x-icon",
     ".txt": "text/plain; charset=utf-8",
 }
+#: Headers a request may carry once: a second Host or Origin is refused (400), not guessed at.
+_SINGLE_HEADERS = ("Host", "Origin", "Authorization", "Upgrade", "Sec-WebSocket-Key")
+#: How often owner rows of sessions with no conversation are dropped (and at start).
+OWNER_SWEEP_S = 3600.0
+#: No static file's path is longer (the pages and their scripts have short names).
+_MAX_STATIC_NAME = 200
 #: The pages may only talk to this server; nothing is loaded from elsewhere.
 _CSP = (
     "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; "
@@ -129,8 +143,7 @@ class AttuneServer:
         self.owners = owners
         self.settings = settings or bot.settings
         conf = self.settings.server
-        configured = conf.token.get_secret_value() if conf.token is not None else None
-        self.auth = Auth([t for t in (configured, *tokens) if t])
+        self.auth = Auth(configured_tokens(self.settings) + list(tokens))
         self.static_dir = static_dir.resolve()
         self.max_queued_turns = max_queued_turns
         self.executor = ThreadPoolExecutor(max_workers=turn_workers, thread_name_prefix="turn")
@@ -152,6 +165,12 @@ class AttuneServer:
         self._owners: weakref.WeakKeyDictionary[ServerConnection, str] = weakref.WeakKeyDictionary()
         #: ``/avatar/rig.json`` answers per style: (status, body), built once each.
         self._rigs: dict[str, asyncio.Future[tuple[int, bytes]]] = {}
+        #: Connections attached to each session, and each session's generation (a forget
+        #: bumps it, so that a connection attached before cannot write the session again).
+        self._attached: dict[str, set[Connection]] = {}
+        self._generation: dict[str, int] = {}
+        #: The address listened on (set by :meth:`serving`; the Host check depends on it).
+        self.bound_host = conf.host
 
     # --- used by connections ------------------------------------------------------------------
 
@@ -181,10 +200,47 @@ class AttuneServer:
         return self.owners.claim(session_id, owner), history
 
     def forget(self, session_id: str) -> bool:
-        """Delete a session's conversation and its owner."""
+        """Delete a session's conversation and its owner (blocking; see :meth:`forget_session`)."""
         existed = self.bot.forget(session_id)
         self.owners.release(session_id)
         return existed
+
+    def attach(self, session_id: str, connection: Connection) -> int:
+        """Register a connection on a session; the session's generation, which a forget bumps."""
+        self._attached.setdefault(session_id, set()).add(connection)
+        return self._generation.get(session_id, 0)
+
+    def detach(self, session_id: str, connection: Connection) -> None:
+        """The connection is done with the session."""
+        attached = self._attached.get(session_id)
+        if attached is None:
+            return
+        attached.discard(connection)
+        if not attached:  # nobody holds an old generation any more
+            del self._attached[session_id]
+            self._generation.pop(session_id, None)
+
+    def is_current(self, session_id: str, generation: int) -> bool:
+        """Whether a connection attached at ``generation`` may still write the session."""
+        return self._generation.get(session_id, 0) == generation
+
+    async def forget_session(self, session_id: str, by: Connection) -> bool:
+        """Forget a session for good: every other connection attached to it has its turns
+        stopped and is closed (``session_forgotten``), and none of them can write it again (a
+        turn checks the generation under the session lock). Whether it existed."""
+        self._generation[session_id] = self._generation.get(session_id, 0) + 1
+        others = [c for c in self._attached.get(session_id, ()) if c is not by]
+        for connection in others:
+            connection.stop_turns()
+        async with self.session_lock(session_id):
+            forgotten = await asyncio.to_thread(self.forget, session_id)
+        for connection in others:
+            await connection.error(
+                "session_forgotten",
+                "this session was forgotten from another connection; start a new one",
+                recoverable=False,
+            )
+        return forgotten
 
     def new_segmenter(self) -> Any:
         """A VAD endpointer for one open microphone (loaded now)."""
@@ -195,14 +251,15 @@ class AttuneServer:
         return segmenter
 
     def read_face(self, data: bytes) -> tuple[Any, Any]:
-        """Decode a camera frame (the face limits apply) and read its face."""
+        """Decode a camera frame (the face limits apply, and the server's pixel budget:
+        ``server.max_image_pixels``, read from the header before decoding) and read its face."""
         from modalities.face.image import load_image
 
-        face = self.settings.face
+        face, conf = self.settings.face, self.settings.server
         image = load_image(
             data,
-            max_bytes=min(face.max_bytes, self.settings.server.max_image_bytes),
-            max_decoded_pixels=face.max_decoded_pixels,
+            max_bytes=min(face.max_bytes, conf.max_image_bytes),
+            max_decoded_pixels=min(face.max_decoded_pixels, conf.max_image_pixels),
             max_pixels=face.max_pixels,
         )
         return image, self.bot.context.face.analyze(image)
@@ -225,20 +282,38 @@ class AttuneServer:
     def process_request(
         self, ws: ServerConnection, request: Request
     ) -> Response | Awaitable[Response] | None:
-        """Check a websocket handshake, or answer a plain HTTP request."""
+        """Check a websocket handshake, or answer a plain HTTP request. No request gets a 500:
+        anything unexpected is a 400, logged by its exception type only (a URL can carry user
+        text)."""
+        try:
+            return self._process_request(ws, request)
+        except Exception as exc:
+            log.warning("request refused: %s", type(exc).__name__)
+            return _response(400, b"bad request\n", "text/plain; charset=utf-8")
+
+    def _process_request(
+        self, ws: ServerConnection, request: Request
+    ) -> Response | Awaitable[Response] | None:
+        headers = request.headers
+        if any(len(headers.get_all(name)) > 1 for name in _SINGLE_HEADERS):
+            return _response(400, b"duplicate header\n", "text/plain; charset=utf-8")
+        conf = self.settings.server
+        host = headers.get("Host")
+        if not host_allowed(host, self.bound_host, conf.allowed_hosts):
+            log.info("request refused: host not allowed")
+            return _response(403, b"host not allowed\n", "text/plain; charset=utf-8")
         url = urlsplit(request.path)
         path = url.path
-        upgrade = "websocket" in request.headers.get("Upgrade", "").lower()
+        upgrade = "websocket" in headers.get("Upgrade", "").lower()
         if not upgrade:
             if path == "/avatar/rig.json":
                 return self._avatar_rig(parse_qs(url.query).get("style", [""])[0])
             return self._http(path)
         if path not in WS_PATHS:
             return _response(404, b"not found\n", "text/plain; charset=utf-8")
+        host_checked = bool(conf.allowed_hosts) or is_loopback(self.bound_host)
         if not origin_allowed(
-            request.headers.get("Origin"),
-            request.headers.get("Host"),
-            self.settings.server.allowed_origins,
+            headers.get("Origin"), host, conf.allowed_origins, host_checked=host_checked
         ):
             log.info("handshake refused: origin not allowed")
             return _response(403, b"origin not allowed\n", "text/plain; charset=utf-8")
@@ -303,17 +378,23 @@ class AttuneServer:
             return 500, json.dumps(body).encode()
 
     def _static_file(self, path: str) -> Path | None:
-        """The static file a URL path names, only if it lies inside the static folder."""
+        """The static file a URL path names, only if it lies inside the static folder (a name
+        longer than any static file's is none)."""
         name = unquote(path).lstrip("/") or "index.html"
+        if len(name) > _MAX_STATIC_NAME:
+            return None
         parts = name.split("/")
         if any(not part or part.startswith(".") or "\\" in part or "\0" in part for part in parts):
             return None
-        candidate = (self.static_dir / name).resolve()
-        if not candidate.is_relative_to(self.static_dir):
+        try:
+            candidate = (self.static_dir / name).resolve()
+            if not candidate.is_relative_to(self.static_dir):
+                return None
+            if not candidate.suffix and candidate.with_suffix(".html").is_file():
+                candidate = candidate.with_suffix(".html")
+            return candidate if candidate.is_file() else None
+        except (OSError, ValueError):  # a name the file system refuses
             return None
-        if not candidate.suffix and candidate.with_suffix(".html").is_file():
-            candidate = candidate.with_suffix(".html")
-        return candidate if candidate.is_file() else None
 
     # --- running ------------------------------------------------------------------------------
 
@@ -322,17 +403,45 @@ class AttuneServer:
             await asyncio.sleep(max(1.0, min(60.0, self.videos.ttl_s / 4)))
             self.videos.expire()
 
+    async def prune_owners(self) -> int:
+        """Drop owner rows of sessions with no conversation and no connection (see
+        :meth:`server.store.SessionOwners.prune`); how many. Run when serving starts and
+        every :data:`OWNER_SWEEP_S` seconds."""
+        attached = set(self._attached)
+
+        def sweep() -> int:
+            stored = {s.session_id for s in self.bot.sessions()}
+            return self.owners.prune(stored, attached | set(self._attached))
+
+        dropped = await asyncio.to_thread(sweep)
+        if dropped:
+            log.info("dropped %d owner rows of sessions with no conversation", dropped)
+        return dropped
+
+    async def _sweep_owners(self) -> None:
+        while True:
+            try:
+                await self.prune_owners()
+            except Exception as exc:  # a store hiccup: try again at the next sweep
+                log.warning("owner sweep failed: %s", type(exc).__name__)
+            await asyncio.sleep(OWNER_SWEEP_S)
+
     @contextlib.asynccontextmanager
-    async def serving(self, host: str, port: int) -> AsyncIterator[Server]:
-        """Listen on ``host:port`` (0: any free port) while the context is open."""
+    async def serving(
+        self, host: str, port: int, sock: socket.socket | None = None
+    ) -> AsyncIterator[Server]:
+        """Listen on ``host:port`` (0: any free port), or on ``sock`` already bound to it
+        (:func:`bind`), while the context is open."""
         check_binding(host, self.auth)
+        self.bound_host = host
         conf = self.settings.server
         expiry = asyncio.create_task(self._expire_videos())
+        sweeper = asyncio.create_task(self._sweep_owners())
+        where: dict[str, Any] = {"sock": sock} if sock is not None else {"host": host, "port": port}
         try:
             async with ws_serve(
                 self.handler,
-                host,
-                port,
+                **where,
                 process_request=self.process_request,
                 max_size=conf.max_message_bytes,
                 max_queue=32,
@@ -343,6 +452,7 @@ class AttuneServer:
                 yield server
         finally:
             expiry.cancel()
+            sweeper.cancel()
             self.executor.shutdown(wait=False, cancel_futures=True)
 
 
@@ -374,6 +484,13 @@ def _response(
         ]
     )
     return Response(status, reason, headers, body)
+
+
+def configured_tokens(settings: AttuneSettings) -> list[str]:
+    """The tokens of ``server.token`` and ``server.tokens``."""
+    conf = settings.server
+    secrets_ = [conf.token, *conf.tokens] if conf.token is not None else list(conf.tokens)
+    return [t.get_secret_value() for t in secrets_ if t.get_secret_value()]
 
 
 def bound_port(server: Server) -> int:
@@ -416,11 +533,32 @@ def _available(bot: Attune, modalities: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(usable)
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, or a one-line :class:`ConfigError` (the port is
+    taken, the address is not this machine's...). ``attune serve`` binds before it loads any
+    model, so that a taken port is said at once."""
+    from modalities.errors import ConfigError
+
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        if host == "localhost":
+            host = "127.0.0.1"
+        return socket.create_server((host, port), family=family, backlog=128)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(f"cannot listen on {host}:{port}: {reason}") from None
+
+
 async def serve(
-    server: AttuneServer, host: str, port: int, ready: Callable[[int], None] | None = None
+    server: AttuneServer,
+    host: str,
+    port: int,
+    ready: Callable[[int], None] | None = None,
+    sock: socket.socket | None = None,
 ) -> None:
-    """Serve until cancelled; ``ready(port)`` is called once listening."""
-    async with server.serving(host, port) as ws_server:
+    """Serve until cancelled (on ``sock`` when given); ``ready(port)`` is called once
+    listening."""
+    async with server.serving(host, port, sock) as ws_server:
         port = bound_port(ws_server)
         log.info("listening on %s:%d", host, port)
         if ready is not None:
@@ -431,19 +569,31 @@ async def serve(
 def run_server(settings: AttuneSettings, *, tokens: tuple[str, ...] = ()) -> None:
     """Load everything and serve ``settings.server.host:port`` until interrupted (blocking)."""
     conf = settings.server
-    configured = conf.token.get_secret_value() if conf.token is not None else None
-    check_binding(conf.host, Auth([t for t in (configured, *tokens) if t]))  # before loading
-    server = build_server(settings, tokens=tokens)
+    auth = Auth(configured_tokens(settings) + list(tokens))
+    check_binding(conf.host, auth)  # before loading
+    sock = bind(conf.host, conf.port)  # a taken port is said before the models load
+    try:
+        server = build_server(settings, tokens=tokens)
+    except BaseException:
+        sock.close()
+        raise
 
     def announce(port: int) -> None:
+        who = (
+            "Clients need a token; each token owns its own sessions."
+            if auth.required
+            else "No token: every client on this machine is the same owner and may resume any "
+            "session whose id it knows (set --token to separate them)."
+        )
         print(
-            f"Attune is serving on http://{conf.host}:{port}/ (websocket: /ws). "
+            f"Attune is serving on http://{conf.host}:{port}/ (websocket: /ws). {who} "
             "Nothing users say or show is logged.",
             flush=True,
         )
 
     try:
-        asyncio.run(serve(server, conf.host, conf.port, announce))
+        asyncio.run(serve(server, conf.host, conf.port, announce, sock=sock))
     finally:
+        sock.close()
         server.bot.close()
         server.owners.close()

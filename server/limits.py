@@ -5,9 +5,14 @@
   gives each token an *owner* id (a SHA-256 digest, never the token itself) that sessions are
   bound to. Without configured tokens every client is the owner ``anonymous``.
 * :func:`check_binding` refuses to listen beyond loopback without a token.
+* :func:`host_allowed`: the ``Host`` header must name this server. On loopback with no
+  configured ``allowed_hosts`` only ``localhost`` and loopback addresses do: a web page on
+  ``evil.example`` whose name was re-pointed at 127.0.0.1 (DNS rebinding) sends
+  ``Host: evil.example`` and is refused.
 * :func:`origin_allowed`: browsers send ``Origin``; it must be in the allowlist, or (empty
-  allowlist) the server's own host. Clients that send none (programs) are let through: the
-  token is what protects them.
+  allowlist) the server's own host when that host was itself checked (loopback, or listed in
+  ``allowed_hosts``). Clients that send none (programs) are let through: the token is what
+  protects them.
 * :class:`TokenBucket` limits message rates (per connection) and camera frame rates.
 """
 
@@ -83,14 +88,42 @@ def check_binding(host: str, auth: Auth) -> None:
         )
 
 
-def origin_allowed(origin: str | None, host_header: str | None, allowed: Iterable[str]) -> bool:
-    """Whether a handshake's ``Origin`` may connect (see the module docstring)."""
+def host_name(host_header: str) -> str:
+    """The name of a ``Host`` header, port and IPv6 brackets aside, lower case."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    name, _, port = host.rpartition(":")
+    return name if name and port.isdigit() else host
+
+
+def host_allowed(host_header: str | None, bound: str, allowed: Iterable[str]) -> bool:
+    """Whether a request's ``Host`` names this server (see the module docstring); ``bound``
+    is the address the server listens on."""
+    hosts = [h.lower() for h in allowed]
+    if not hosts and not is_loopback(bound):
+        return True
+    if not host_header:
+        return False
+    name = host_name(host_header)
+    if hosts:
+        return "*" in hosts or name in hosts
+    return is_loopback(name)
+
+
+def origin_allowed(
+    origin: str | None, host_header: str | None, allowed: Iterable[str], *, host_checked: bool
+) -> bool:
+    """Whether a handshake's ``Origin`` may connect (see the module docstring);
+    ``host_checked``: the ``Host`` header was vetted by :func:`host_allowed` against a list."""
     if origin is None:
         return True
     allowlist = [a.rstrip("/") for a in allowed]
     if allowlist:
         return "*" in allowlist or origin.rstrip("/") in allowlist
-    return bool(host_header) and urlsplit(origin).netloc.lower() == (host_header or "").lower()
+    if not host_checked or not host_header:
+        return False
+    return urlsplit(origin).netloc.lower() == host_header.lower()
 
 
 class TokenBucket:

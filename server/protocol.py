@@ -308,6 +308,10 @@ def parse_client_message(raw: str) -> AnyClientMessage:
         payload = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ProtocolError("bad_json", f"the message is not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise ProtocolError("bad_json", "the message is nested too deeply") from None
+    except ValueError:  # e.g. an integer of more digits than Python converts
+        raise ProtocolError("bad_json", "the message holds a value that cannot be read") from None
     if not isinstance(payload, dict):
         raise ProtocolError("bad_message", "a message must be a JSON object")
     kind = payload.get("type")

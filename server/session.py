@@ -23,7 +23,8 @@ Interrupts (barge-in) set the turn's cancel event (the engine stops between toke
 sentences) and stop forwarding its reply text, audio and avatar output at once. When the turn
 has ended, the history is cut to what the user actually got (the audio the client says it
 played, else what was sent) with :meth:`agent.Attune.truncate_reply`, and ``turn.interrupted``
-says what was kept. Nothing the user said, showed or was told is logged: ids, sizes and codes.
+says what was kept. Nothing the user said, showed or was told is logged, nor session ids (not
+even a fragment): codes, sizes and timings only.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,7 +45,7 @@ from websockets.exceptions import ConnectionClosed
 from modalities.errors import AttuneError, InputError
 from modalities.types import Audio, TurnEvent, WordTiming
 from server import protocol as p
-from server.limits import TokenBucket
+from server.limits import ANONYMOUS, TokenBucket
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
@@ -120,6 +122,35 @@ def _spoken_prefix(chunk: SentChunk, limit: float) -> str:
     return " ".join(tokens[:count])
 
 
+#: A session id the server made (:func:`agent.core.new_session_id`): 32 hex digits.
+_GENERATED = re.compile(r"[0-9a-f]{32}")
+#: The longest session id a client may choose (its owner's namespace is added to it).
+MAX_CHOSEN_ID = 100
+
+
+def stored_session_id(public: str, owner: str) -> str | None:
+    """The id a session is stored under, for the id a client uses and its owner; ``None``
+    when this client may not use that id.
+
+    Ids the server made (32 random hex digits) are stored as they are. A client with a token
+    may choose its own ids (``alice-session``); they live in its owner's namespace
+    (``alice-session.o<16 hex of the owner id>``), so that another token choosing the same
+    name gets a different session instead of finding this one taken. Without a token (the
+    owner ``anonymous``, loopback only) a client cannot choose an id: it resumes only ids the
+    server gave out.
+    """
+    if _GENERATED.fullmatch(public):
+        return public
+    if owner == ANONYMOUS:
+        return None
+    if len(public) > MAX_CHOSEN_ID:
+        raise InputError(
+            "bad_session_id",
+            f"a session id chosen by a client has at most {MAX_CHOSEN_ID} characters",
+        )
+    return f"{public}.o{owner[:16]}"
+
+
 class _AudioStream:
     """The client's audio between ``user.audio.start`` and ``user.audio.end``."""
 
@@ -163,6 +194,8 @@ class Connection:
         self._dropped = 0
         self._last_drop = 0.0
         self._warned: dict[str, float] = {}
+        #: The session's generation when this connection attached (see ``forget_session``).
+        self._generation = 0
 
     # --- sending ------------------------------------------------------------------------------
 
@@ -193,7 +226,7 @@ class Connection:
         turn_id: str | None = None,
     ) -> None:
         """Send an ``error``; an unrecoverable one then closes the connection."""
-        log.info("error %s session=%s", code, (self.session_id or "-")[:8])
+        log.info("error %s", code)
         await self.send(
             p.ErrorMessage(
                 code=code, message=message, recoverable=recoverable, ref=ref, turn_id=turn_id
@@ -229,6 +262,8 @@ class Connection:
             await self._receive_loop()
         finally:
             self._gone()
+            if self.session_id is not None:
+                self.server.detach(self.session_id, self)
             self._drop_queued()
             self._turns.put_nowait(None)
             await worker  # the turn in flight stops at its next safe point and is stored
@@ -320,25 +355,32 @@ class Connection:
             await self.error("session_already_started", "this connection has a session")
             return
         try:
-            session_id = validate_session_id(message.session_id or new_session_id())
+            public = validate_session_id(message.session_id or new_session_id())
+            session_id = stored_session_id(public, self.owner)
         except InputError as exc:
             await self.error(exc.code, str(exc))
             return
-        allowed, history = await asyncio.to_thread(self.server.claim, session_id, self.owner)
+        allowed, history = (
+            await asyncio.to_thread(self.server.claim, session_id, self.owner)
+            if session_id is not None
+            else (False, [])
+        )
         if not allowed:
-            log.info("session %s refused: not owned by this token", session_id[:8])
+            log.info("session refused: not owned by this token")
             await self.error(
                 "session_forbidden", "this session does not exist for your token; start a new one"
             )
             return
+        assert session_id is not None
         self.session_id = session_id
+        self._generation = self.server.attach(session_id, self)
         self.capabilities = message.capabilities
         self.audio_in = message.audio_in
         self.audio_out = message.audio_out or self.settings.voice.wire_format
-        log.info("session %s started (resumed=%s)", session_id[:8], bool(history))
+        log.info("session started (resumed=%s)", bool(history))
         await self.send(
             p.SessionStarted(
-                session_id=session_id,
+                session_id=public,
                 resumed=bool(history),
                 history=history,
                 capabilities=self.capabilities,
@@ -354,8 +396,7 @@ class Connection:
         self._drop_queued()
         forgotten = False
         if message.forget:
-            async with self.server.session_lock(self.session_id):
-                forgotten = await asyncio.to_thread(self.server.forget, self.session_id)
+            forgotten = await self.server.forget_session(self.session_id, self)
         await self.send(p.SessionEnded(forgotten=forgotten))
         await self.ws.close(1000, "session ended")
         self._closed = True
@@ -383,6 +424,12 @@ class Connection:
             return None
         image, at = self._image
         return image if time.monotonic() - at <= self.settings.face.window_seconds else None
+
+    def stop_turns(self) -> None:
+        """Stop the running turn at its next safe point and drop the queued ones."""
+        if self._current is not None:
+            self._current.cancel.set()
+        self._drop_queued()
 
     def _drop_queued(self) -> None:
         while not self._turns.empty():
@@ -433,6 +480,14 @@ class Connection:
                 put(_DONE)
 
         async with self.server.session_lock(session_id), self.server.turn_slots:
+            if not self.server.is_current(session_id, self._generation):
+                await self.error(
+                    "session_forgotten",
+                    "this session was forgotten; start a new one",
+                    recoverable=False,
+                    ref=request.ref,
+                )
+                return
             if record.cancel.is_set():
                 return  # the client left while the turn waited
             started = time.perf_counter()
@@ -446,9 +501,7 @@ class Connection:
             if record.interrupted and record.turn_id is not None:
                 await self._truncate(session_id, record)
             log.info(
-                "turn %s session=%s finished in %.0f ms (interrupted=%s)",
-                record.turn_id,
-                session_id[:8],
+                "turn finished in %.0f ms (interrupted=%s)",
                 (time.perf_counter() - started) * 1000,
                 record.interrupted,
             )

@@ -9,6 +9,7 @@ in the same database, so that a token can only resume its own sessions on any se
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
@@ -37,6 +38,23 @@ class SessionOwners(ABC):
     @abstractmethod
     def release(self, session_id: str) -> None:
         """Forget who owned ``session_id`` (after its conversation was deleted)."""
+
+    @abstractmethod
+    def sessions(self) -> list[str]:
+        """Every session id that has an owner."""
+
+    @abstractmethod
+    def release_many(self, session_ids: list[str]) -> None:
+        """Forget the owners of ``session_ids``."""
+
+    def prune(self, stored: set[str], attached: set[str]) -> int:
+        """Drop the owner rows of sessions that are neither ``stored`` (they have a
+        conversation) nor ``attached`` (a connection uses them now): sessions pruned by
+        retention, and ``session.start`` without a turn. How many were dropped."""
+        orphans = [s for s in self.sessions() if s not in stored and s not in attached]
+        if orphans:
+            self.release_many(orphans)
+        return len(orphans)
 
     @abstractmethod
     def close(self) -> None:
@@ -80,6 +98,17 @@ class SqliteOwners(SessionOwners):
             self._conn.execute(f"DELETE FROM {_TABLE} WHERE session_id = ?", (session_id,))
             self._conn.commit()
 
+    def sessions(self) -> list[str]:
+        with self._lock:
+            return [str(r[0]) for r in self._conn.execute(f"SELECT session_id FROM {_TABLE}")]
+
+    def release_many(self, session_ids: list[str]) -> None:
+        with self._lock:
+            self._conn.executemany(
+                f"DELETE FROM {_TABLE} WHERE session_id = ?", [(s,) for s in session_ids]
+            )
+            self._conn.commit()
+
     def close(self) -> None:
         self._conn.close()
 
@@ -118,6 +147,15 @@ class PostgresOwners(SessionOwners):
         with self._pool.connection() as conn:
             conn.execute(f"DELETE FROM {_TABLE} WHERE session_id = %s", (session_id,))
 
+    def sessions(self) -> list[str]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(f"SELECT session_id FROM {_TABLE}").fetchall()
+        return [str(r["session_id"]) for r in rows]
+
+    def release_many(self, session_ids: list[str]) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(f"DELETE FROM {_TABLE} WHERE session_id = ANY(%s)", (session_ids,))
+
     def close(self) -> None:
         """The pool belongs to the checkpointer, which closes it."""
 
@@ -131,3 +169,31 @@ def open_store(
         saver = open_postgres_store(database_url)
         return saver, PostgresOwners(saver.conn)
     return open_sqlite_store(sqlite_path), SqliteOwners(sqlite_path)
+
+
+def parse_database(value: str) -> tuple[str | None, Path | None]:
+    """What ``attune serve --db`` names: ``(dsn, None)`` for a PostgreSQL DSN (a
+    ``postgresql://`` / ``postgres://`` URL or ``key=value`` pairs), ``(None, path)`` for a
+    SQLite file (a path, or ``sqlite:///PATH`` as SQLAlchemy writes it); anything else is a
+    one-line :class:`~modalities.errors.ConfigError`."""
+    from modalities.errors import ConfigError
+
+    text = value.strip()
+    scheme = text.split("://", 1)[0].lower() if "://" in text else ""
+    if scheme in ("postgresql", "postgres"):
+        return text, None
+    if scheme == "sqlite":
+        path = text[len("sqlite://") :].removeprefix("/")
+        if not path:
+            raise ConfigError("--db sqlite:///PATH needs a file path")
+        return None, Path(path)
+    if scheme:
+        raise ConfigError(
+            f"--db takes a SQLite file (a path or sqlite:///PATH) or a PostgreSQL DSN "
+            f"(postgresql://...), not a {scheme!r} URL"
+        )
+    if not text:
+        raise ConfigError("--db needs a SQLite path or a PostgreSQL DSN")
+    if re.match(r"\w+\s*=", text):  # key=value pairs: host=... dbname=...
+        return text, None
+    return None, Path(text).expanduser()

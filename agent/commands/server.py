@@ -28,10 +28,15 @@ def register(groups: Any) -> None:
     serve.add_argument("--port", type=int, help="port (default 8765; 0 picks a free one)")
     serve.add_argument(
         "--token",
-        help="token clients must send (required beyond loopback; or ATTUNE_SERVER__TOKEN)",
+        action="append",
+        help="a token clients must send; repeat for several clients, each owning its own "
+        "sessions (required beyond loopback; or ATTUNE_SERVER__TOKEN / __TOKENS)",
     )
     serve.add_argument(
-        "--db", metavar="DSN", help="PostgreSQL DSN for sessions (default: SQLite in the state dir)"
+        "--db",
+        metavar="PATH|DSN",
+        help="sessions in this SQLite file (a path or sqlite:///PATH) or PostgreSQL database "
+        "(postgresql://... DSN); default: SQLite in the state dir",
     )
     serve.set_defaults(handler=cmd_serve)
 
@@ -61,10 +66,20 @@ def cmd_serve(args: argparse.Namespace, settings: Any) -> int:
         update["host"] = args.host
     if args.port is not None:
         update["port"] = args.port
-    if args.token is not None:
-        update["token"] = SecretStr(args.token)
     if args.db is not None:
-        update["database_url"] = SecretStr(args.db)
+        from server.store import parse_database
+
+        dsn, path = parse_database(args.db)
+        if dsn is not None:
+            update["database_url"] = SecretStr(dsn)
+        else:
+            assert path is not None
+            path.parent.mkdir(parents=True, exist_ok=True)
+            paths = settings.paths.model_copy(update={"session_db": path})
+            settings = settings.model_copy(update={"paths": paths})
+    if args.token:
+        update["token"] = SecretStr(args.token[0])
+        update["tokens"] = [SecretStr(t) for t in args.token[1:]]
     if update:
         settings = settings.model_copy(update={"server": settings.server.model_copy(update=update)})
     run_server(settings)

@@ -129,9 +129,20 @@ def _from_array(array: np.ndarray, max_decoded_pixels: int) -> np.ndarray:
         out = array
     elif np.issubdtype(array.dtype, np.floating):
         out = (np.clip(np.nan_to_num(array), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    elif np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_:
-        peak = 1 if array.dtype == np.bool_ else 65535 if array.max(initial=0) > 255 else 255
-        out = (np.clip(array.astype(np.float64), 0, peak) * (255.0 / peak) + 0.5).astype(np.uint8)
+    elif array.dtype == np.bool_:
+        out = array.astype(np.uint8) * np.uint8(255)
+    elif np.issubdtype(array.dtype, np.integer):
+        # integer arithmetic in at most 4 bytes a pixel: a 16-bit frame never goes through float64
+        peak = 65535 if array.max(initial=0) > 255 else 255
+        clipped = np.clip(array, 0, peak)
+        if peak == 255:
+            out = clipped.astype(np.uint8)
+        else:
+            wide = clipped.astype(np.uint32)
+            wide *= 255
+            wide += 32767
+            wide //= 65535
+            out = wide.astype(np.uint8)
     else:
         raise InputError("bad_image", f"unsupported image array type {array.dtype}")
     if out.ndim == 2:

@@ -9,7 +9,16 @@ import pytest
 
 from modalities.types import WordTiming
 from server import protocol as p
-from server.limits import Auth, TokenBucket, is_loopback, origin_allowed, owner_id, presented_token
+from server.limits import (
+    Auth,
+    TokenBucket,
+    host_allowed,
+    host_name,
+    is_loopback,
+    origin_allowed,
+    owner_id,
+    presented_token,
+)
 from server.session import SentChunk, TurnRecord
 
 
@@ -74,10 +83,26 @@ def test_tokens_and_origins():
     assert Auth().owner(None) == "anonymous"
     assert presented_token("/ws?token=abc", None) == "abc"
     assert presented_token("/ws", "Bearer xyz") == "xyz"
-    assert origin_allowed(None, "h:1", [])
-    assert origin_allowed("http://h:1", "h:1", []) and not origin_allowed("http://e:1", "h:1", [])
-    assert origin_allowed("https://app.example", "h:1", ["https://app.example/"])
+    checked = {"host_checked": True}
+    assert origin_allowed(None, "h:1", [], **checked)
+    assert origin_allowed("http://h:1", "h:1", [], **checked)
+    assert not origin_allowed("http://e:1", "h:1", [], **checked)
+    # a Host nobody vetted (beyond loopback, no allowed_hosts): browsers need the allowlist
+    assert not origin_allowed("http://h:1", "h:1", [], host_checked=False)
+    assert origin_allowed(None, "h:1", [], host_checked=False)  # programs send no Origin
+    assert origin_allowed("https://app.example", "h:1", ["https://app.example/"], **checked)
     assert is_loopback("127.0.0.1") and is_loopback("::1") and not is_loopback("0.0.0.0")
+
+
+def test_hosts_a_loopback_server_answers_to():
+    for good in ("127.0.0.1:8765", "localhost:8765", "LOCALHOST", "[::1]:8765", "127.0.0.2"):
+        assert host_allowed(good, "127.0.0.1", []), good
+    for bad in ("evil.example:8765", "evil.example", "192.168.1.5:8765", "", None, "[::1"):
+        assert not host_allowed(bad, "127.0.0.1", []), bad
+    assert host_allowed("evil.example:1", "0.0.0.0", [])  # beyond loopback the token protects
+    assert host_allowed("attune.lan:8765", "127.0.0.1", ["attune.lan"])
+    assert not host_allowed("localhost:8765", "127.0.0.1", ["attune.lan"])
+    assert host_name("[::1]:80") == "::1" and host_name("Example.org:443") == "example.org"
 
 
 def test_what_an_interrupted_reply_keeps():

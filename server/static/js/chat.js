@@ -26,6 +26,7 @@ const ERROR_TEXT = {
   internal_error: "Something went wrong on my side with that message. You can try again.",
   backend_unavailable: "Part of me isn't available right now, so I couldn't do that.",
   idle_timeout: "The connection was closed after a long pause.",
+  session_forgotten: "This conversation was deleted from another window. A new one starts here.",
   image_too_large: "A camera frame was too large to send.",
   bad_image: "A camera frame could not be read.",
   nothing_to_interrupt: null,

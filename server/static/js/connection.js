@@ -336,6 +336,10 @@ export class AttuneConnection extends EventTarget {
         return;
       }
     }
+    if (msg.type === "error" && msg.code === "session_forgotten") {
+      // forgotten from another window: the reconnect starts a new, blank session
+      this._sessionId = null;
+    }
     if (msg.type === "session.ended") {
       this._dispatchMessage(msg);
       this._resolveEnd(msg);
