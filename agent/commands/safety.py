@@ -70,6 +70,12 @@ def register(groups: Any) -> None:
         help="leave ESConv out: an Apache-2.0 classifier (bank + GoEmotions), with more false "
         "alarms in conversation (see the closing figures in docs/ARCHITECTURE.md)",
     )
+    tr.add_argument(
+        "--tuned",
+        action="store_true",
+        help="fine-tune MiniLM end to end with LoRA adapters instead (agent/safety/tuned.py; "
+        "default out: STATE_DIR/artifacts/safety_lora_minilm.npz; resumable)",
+    )
     tr.set_defaults(handler=cmd_train_safety)
 
     sessions = groups.top.add_parser(
@@ -154,6 +160,8 @@ def cmd_train_safety(args: argparse.Namespace, settings: Any) -> int:
         conversations = args.esconv or settings.paths.data_dir / "esconv" / "train.jsonl"
         if not conversations.is_file():
             raise InputError("not_found", f"ESConv train file not found: {conversations}")
+    if args.tuned:
+        return _train_tuned(args, settings, negatives, conversations)
     classifier = train_from_bank(
         embedder,
         negatives=negatives,
@@ -168,6 +176,47 @@ def cmd_train_safety(args: argparse.Namespace, settings: Any) -> int:
         "concern_threshold": round(classifier.concern_threshold, 4),
         "crisis_thresholds": {k: round(v, 4) for k, v in classifier.crisis_thresholds.items()},
         "cv": classifier.cv,
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+def _train_tuned(
+    args: argparse.Namespace, settings: Any, negatives: Path, conversations: Any
+) -> int:
+    """``attune train safety --tuned``: the LoRA fine-tune, checkpointed in the state dir."""
+    from agent.safety.detector import bank_digest
+    from agent.safety.tuned import (
+        base_fingerprint,
+        encoder_dir,
+        train_tuned,
+        tuned_training_set,
+    )
+
+    texts, labels, corpus, covered = tuned_training_set(negatives, conversations)
+    checkpoint = settings.paths.state_dir / "cache" / f"safety_tuned_{bank_digest()[:12]}.pt"
+    tuned = train_tuned(
+        texts,
+        labels,
+        corpus,
+        covered=covered,
+        checkpoint=checkpoint,
+        progress=lambda message: print(message, file=sys.stderr, flush=True),
+    )
+    if conversations is not None:
+        from agent.safety.tuned import calibrate_on_conversations
+
+        print("calibrating on real seeker messages", file=sys.stderr, flush=True)
+        calibrate_on_conversations(tuned, conversations)
+    tuned.cv["licence"] = "CC BY-NC 4.0" if conversations is not None else "Apache-2.0"
+    out = args.out or settings.paths.state_dir / "artifacts" / "safety_lora_minilm.npz"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tuned.save(out, bank_sha256=bank_digest(), base_sha256=base_fingerprint(encoder_dir()))
+    summary = {
+        "out": str(out),
+        "concern_threshold": round(tuned.concern_threshold, 4),
+        "crisis_thresholds": {k: round(v, 4) for k, v in tuned.crisis_thresholds.items()},
+        "cv": tuned.cv,
     }
     print(json.dumps(summary))
     return 0

@@ -15,7 +15,11 @@ Method
 1. **Patterns** (``patterns.py``): first-person regular expressions for direct crisis language
    (crisis; a report about the past, "when I was a teenager", is concern), and for the risk
    indicators (concern), matched sentence by sentence with idiom and accident exceptions.
-2. **Classifier**: an ensemble of 3 one-hidden-layer networks with 7 classes (none, concern and
+2. **Classifier**: by default MiniLM fine-tuned end to end with LoRA adapters
+   (``tuned.py``, ``data/safety_lora_minilm.npz``: 7 classes, trained on the same bank and
+   real-text negatives, calibrated on held-out negatives and then on real seeker messages).
+   Without it (``safety.tuned = false``, another embedder, a changed bank) the frozen one: an
+   ensemble of 3 one-hidden-layer networks with 7 classes (none, concern and
    the 5 crisis categories) over the shared embedder's sentence vectors (all-MiniLM-L6-v2 by
    default). It is
    fitted on the project-written bank ``data/crisis_examples.jsonl`` (crisis and concern
@@ -76,6 +80,7 @@ from agent.safety.patterns import (
 )
 from agent.safety.replies import compose_check_in
 from agent.safety.resources import locale_resources
+from agent.safety.tuned import TunedClassifier
 from modalities.errors import ConfigError
 from modalities.types import (
     CRISIS_CATEGORIES,
@@ -361,9 +366,17 @@ class CrisisClassifier:
     #: trained on, for the record.
     cv: dict[str, Any] = field(default_factory=dict)
 
+    #: What reads the segments (``"frozen"``: this network over the shared embedder's vectors).
+    kind = "frozen"
+
     def proba(self, vectors: np.ndarray) -> np.ndarray:
         """Class probabilities, one row per vector, columns as :data:`CLASSES`."""
         return mlp_proba(self.params, vectors)
+
+    def scores(self, segments: Sequence[str], embedder: Embedder | None) -> np.ndarray:
+        """Class probabilities of literalised text segments, through ``embedder``."""
+        assert embedder is not None
+        return self.proba(embedder.embed(list(segments)))
 
     def save(self, path: Path | str, *, bank_sha256: str, probe: np.ndarray) -> None:
         """Write the classifier with the bank digest and probe vectors that identify it."""
@@ -480,6 +493,18 @@ _CATEGORY_WORDS = {
 }
 
 
+def reads_like_bundled_minilm(embedder: Embedder) -> bool:
+    """Whether ``embedder`` is the bundled MiniLM (the fine-tuned classifier adapts that
+    encoder; over another embedder, or a fake one in tests, the frozen route runs)."""
+    from agent.safety.tuned import encoder_dir
+
+    model_dir = getattr(embedder, "model_dir", None)
+    try:
+        return model_dir is not None and Path(model_dir).resolve() == encoder_dir().resolve()
+    except Exception:  # the bundled MiniLM is not installed
+        return False
+
+
 def _last_assistant(context: Sequence[ChatMessage] | None) -> str | None:
     return next((m.content for m in reversed(context or ()) if m.role == "assistant"), None)
 
@@ -500,12 +525,14 @@ class CrisisDetector:
         threshold: float | None = None,
         locale: str = "en",
         resources_path: Path | str | None = None,
+        tuned: bool = True,
     ) -> None:
         self.embedder = embedder
         self.threshold_override = threshold
         self.locale = locale
         self.resources_path = resources_path
-        self._classifier: CrisisClassifier | None = None
+        self._classifier: CrisisClassifier | TunedClassifier | None = None
+        self.tuned = tuned
         self._lock = threading.Lock()
         locale_resources(locale, resources_path)  # fail early on a bad table or locale
 
@@ -518,19 +545,27 @@ class CrisisDetector:
             threshold=safety.threshold,
             locale=safety.locale,
             resources_path=safety.resources_path,
+            tuned=safety.tuned,
         )
 
     # --- loading ------------------------------------------------------------------------------
 
     @property
-    def classifier(self) -> CrisisClassifier | None:
-        """The fitted classifier (loads it); ``None`` without an embedder."""
+    def classifier(self) -> CrisisClassifier | TunedClassifier | None:
+        """The classifier (loads it): the fine-tuned one (``tuned.py``) when it fits the bank
+        and the bundled MiniLM is installed and ``tuned`` is on, else the frozen network over
+        the embedder; ``None`` without an embedder."""
         if self.embedder is None:
             return None
         if self._classifier is None:
             with self._lock:
                 if self._classifier is None:
-                    self._classifier = self._load_classifier(self.embedder)
+                    tuned = (
+                        TunedClassifier.load()
+                        if self.tuned and reads_like_bundled_minilm(self.embedder)
+                        else None
+                    )
+                    self._classifier = tuned or self._load_classifier(self.embedder)
         return self._classifier
 
     def load(self) -> None:
@@ -610,7 +645,7 @@ class CrisisDetector:
                 parts.extend(split[:_MAX_SEGMENTS])
             segments.extend(parts)
             owners.extend([i] * len(parts))
-        probs = classifier.proba(self.embedder.embed(segments))
+        probs = classifier.scores(segments, self.embedder)
         out: list[np.ndarray | None] = []
         owner = np.asarray(owners)
         for i in range(len(texts)):
@@ -742,7 +777,7 @@ class CrisisDetector:
         """What the detector runs with (no message content), for logs and the eval report."""
         classifier = self.classifier
         return {
-            "classifier": classifier is not None,
+            "classifier": classifier.kind if classifier is not None else None,
             "concern_threshold": round(self.threshold, 4),
             "crisis_thresholds": {c: round(self.crisis_threshold(c), 4) for c in CRISIS_CATEGORIES},
             "cv": classifier.cv if classifier else None,

@@ -30,6 +30,10 @@ _PEOPLE = (
 )
 _ME = r"(?:i|i'm|i am|im|i've|i have|i'll|i will|i'd)"
 _JOKE = r"\b(?:haha+|lol|lmao|jk|joking|kidding)\b|😂|🤣"
+_MEDS = (
+    r"(?:pills|tablets|meds|medication|medicine|sleeping pills|sleeping tablets|painkillers|"
+    r"antidepressants|paracetamol|insulin|heart pills)"
+)
 
 
 def normalise(text: str) -> str:
@@ -114,6 +118,12 @@ PATTERNS: tuple[CrisisPattern, ...] = (
         unless=_DIE_IDIOM,
     ),
     _p("suicidal_ideation", r"\bwish\s+i\s+(?:was|were|'d be)\s+dead\b"),
+    _p(
+        "suicidal_ideation",
+        r"\bpart of me\s+(?:\w+\s+)?(?:wants|wishes|wanted|wished)\s+(?:to die|i was dead|"
+        r"i were dead|to end (?:it|my life)|to kill myself)\b",
+        unless=_DIE_IDIOM,
+    ),
     _p("suicidal_ideation", r"\b(?:i'd|i would|i'll|i will|i'm|i am|be)\s+better off dead\b"),
     _p(
         "suicidal_ideation",
@@ -136,7 +146,11 @@ PATTERNS: tuple[CrisisPattern, ...] = (
     ),
     _p("suicidal_ideation", r"\bend(?:ing)? it all\b|\bend it (?:tonight|today|now|soon)\b"),
     _p("suicidal_ideation", r"\b(?:sleep|fall asleep|go to sleep)\b[^.!?]{0,25}\bnever wake up\b"),
-    _p("suicidal_ideation", r"\bhow many (?:pills|tablets)\b[^.!?]{0,30}\b(?:take|kill|die|need)"),
+    _p(
+        "suicidal_ideation",
+        rf"\bhow many (?:of (?:my|the|these|those) )?(?:\w+ )?{_MEDS}\b[^.!?]{{0,30}}"
+        r"\b(?:take|kill|die|need)",
+    ),
     _p(
         "suicidal_ideation",
         r"\b(?:ways|how)\s+to\s+(?:kill myself|die|end my life|commit suicide|"
@@ -154,11 +168,21 @@ PATTERNS: tuple[CrisisPattern, ...] = (
         r"\b(?:pills|tablets|meds|medication|sleeping pills|painkillers)\b[^.!?]{0,30}\b"
         r"(?:saved|stockpiled|hoarded|stashed|put aside|set aside|saving|stockpiling|hoarding)\b|"
         r"\b(?:saved|saving|stockpiled|stockpiling|hoarded|hoarding|stashed|stashing)\s+(?:up\s+)?"
-        r"(?:my\s+|all\s+my\s+|some\s+|a lot of\s+|enough\s+)?(?:pills|tablets|meds|"
-        r"medication|sleeping pills|painkillers)\b",
-        unless=r"\b(?:money|cash|dollars|coupons?|discount|insurance)\b",
+        r"(?:my\s+|all\s+my\s+|some\s+|a lot of\s+|enough\s+)?(?:\w+\s+)?(?:pills|tablets|"
+        r"meds|medication|painkillers)\b",
+        unless=r"\b(?:money|cash|dollars|coupons?|discount|insurance|vitamins?|supplements?|"
+        r"iron|probiotics?|forget to take|for the trip|for travel)\b",
     ),
     _p("suicidal_ideation", r"\b(?:tied|made|bought|got|have)\s+(?:a|the|my)\s+noose\b"),
+    # means and a place or time: a rope bought, "where I'm going to do it"
+    _p(
+        "suicidal_ideation",
+        r"\b(?:bought|got|have|found|tied)\s+(?:a|the|some)\s+(?:rope|hose|noose)\b[^.!?]{0,60}"
+        r"\b(?:do it|going to|gonna|end it|hang)\b|"
+        r"\b(?:know|decided|picked|chosen)\s+(?:exactly\s+)?(?:where|when|how)\s+i'?m\s+"
+        r"(?:going to|gonna)\s+do it\b",
+        unless=r"\b(?:climb|climbing|camping|boat|sail|tent|swing|washing line|garden hose)\b",
+    ),
     _p(
         "suicidal_ideation",
         r"\b(?:thinking (?:about|of)|thought (?:about|of)|want to|wanna|going to|gonna|urge to|"
@@ -255,6 +279,18 @@ PATTERNS: tuple[CrisisPattern, ...] = (
         r"beaten(?: up)?|trafficked|drugged|stabbed|mugged|groomed)\b",
     ),
     _p("abuse_violence", r"\bthreaten(?:ed|s|ing)?\s+to\s+(?:kill|hurt|stab|shoot)\s+me\b"),
+    # danger now: a break-in, hiding from someone
+    _p(
+        "abuse_violence",
+        r"\b(?:someone|somebody|a man|a guy|people|they|he|she)(?:'s| is| are|'re)\s+"
+        r"(?:trying to\s+)?(?:break(?:ing)?\s+in(?:to)?|get(?:ting)?\s+in(?:to)?|"
+        r"forcing (?:the|my) door)\b"
+        r"[^.!?]{0,30}\b(?:house|flat|home|apartment|room|door|window)\b|"
+        r"\bhiding (?:in|under|inside) (?:the|my|a) (?:closet|wardrobe|cupboard|bathroom|bed|"
+        r"attic|basement|car)\b[^.!?]{0,40}\b(?:from (?:him|her|them|my|someone)|because (?:he|she|"
+        r"they)|he'?s|she'?s|they'?re)\b",
+        unless=r"\b(?:game|hide and seek|hide-and-seek|film|movie|dream|burglar alarm test)\b",
+    ),
     _p(
         "abuse_violence",
         r"\b(?:said|says|told me|swore|swears|threatens?|threatened)\b[^.!?]{0,20}\b(?:he|she|they)"
@@ -285,7 +321,12 @@ PATTERNS: tuple[CrisisPattern, ...] = (
         r"stroke|seizure|anaphylactic shock|anaphylaxis|allergic reaction|asthma attack|"
         r"cardiac arrest|diabetic (?:shock|coma))\b",
     ),
-    _p("medical_emergency", r"\bi\s+(?:just\s+|have\s+|'ve\s+)?overdosed\b"),
+    _p(
+        "medical_emergency",
+        r"\bi\s+(?:just\s+|have\s+|'ve\s+)?overdosed\b",
+        unless=r"\boverdosed on (?:chocolate|sugar|sweets|candy|cake|coffee|caffeine|carbs|pizza|"
+        r"netflix|tv|telly|cheese|cookies|biscuits|memes|sunshine|love|music)\b",
+    ),
     _p("medical_emergency", r"\b(?:took|taken|swallowed|had|take)\s+an\s+overdose\b"),
     _p("medical_emergency", r"\b(?:is|are|'s|'re|am|'m)\s+overdosing\b"),
     _p(

@@ -35,6 +35,9 @@ from tests.agent.helpers import APPRAISAL_JSON, fake_attune
 from tests.fakes import FakeEmbedder, FakeLLM, FakePlanner, FakeTextEmotion
 
 HOLDOUT_PATH = EVAL_PATH.with_name("eval_safety_holdout.jsonl")
+HOLDOUTS_LATER = tuple(
+    EVAL_PATH.with_name(f"eval_safety_holdout{n}.jsonl") for n in (2, 3)
+)  # written blind in session 4
 #: From the issue: indirect crisis language that must be caught ...
 INDIRECT = ["I don't see the point of going on", "everyone would be better off without me"]
 #: ... and ordinary sadness, anger and idioms that must not trigger it.
@@ -70,7 +73,7 @@ def test_evaluation_set_covers_every_category_direct_and_indirect_and_hard_negat
 
 def test_evaluation_sets_are_not_in_the_example_bank():
     bank = {_key(t) for t in load_bank()[0]}
-    for path in (EVAL_PATH, HOLDOUT_PATH):
+    for path in (EVAL_PATH, HOLDOUT_PATH, *HOLDOUTS_LATER):
         overlap = [i for i, r in enumerate(_rows(path)) if _key(r["text"]) in bank]
         assert overlap == [], (path.name, overlap)
 
@@ -364,8 +367,11 @@ def minilm_detector() -> CrisisDetector:
 @pytest.mark.slow
 def test_the_shipped_classifier_is_used_with_minilm(minilm_detector):
     assert minilm_detector.embedder is not None
-    assert load_shipped_classifier(minilm_detector.embedder) is not None
-    assert minilm_detector.info()["concern_threshold"] <= 0.5
+    assert load_shipped_classifier(minilm_detector.embedder) is not None  # the frozen fallback
+    info = minilm_detector.info()
+    assert info["classifier"] == "tuned"  # the fine-tuned one is the default
+    # calibrated on real seeker messages: above the frozen route's cap of 0.5
+    assert 0.5 <= info["concern_threshold"] < 1.0
 
 
 @pytest.mark.slow

@@ -25,6 +25,10 @@ from modalities.types import ChatMessage
 from tests.agent.helpers import fake_attune
 
 HOLDOUT_PATH = EVAL_PATH.with_name("eval_safety_holdout.jsonl")
+#: Written in session 4 before the detector was run on it (its misses have been read since).
+HOLDOUT2_PATH = EVAL_PATH.with_name("eval_safety_holdout2.jsonl")
+#: Written in session 4 before any change to the detector; only its totals are ever read.
+HOLDOUT3_PATH = EVAL_PATH.with_name("eval_safety_holdout3.jsonl")
 ESCONV_VALID = Path(__file__).resolve().parents[3] / "shared" / "data" / "esconv" / "valid.jsonl"
 
 #: From the issue: hyperbole and everyday worry that must stay "none".
@@ -314,28 +318,42 @@ def test_a_conversation_from_burden_to_pills_goes_concern_then_crisis(minilm_det
 
 @pytest.mark.slow
 def test_real_detector_meets_the_tier_targets_on_the_labelled_sets(minilm_detector):
-    for path in (EVAL_PATH, HOLDOUT_PATH):
+    assert minilm_detector.info()["classifier"] == "tuned"
+    for path in (EVAL_PATH, HOLDOUT_PATH, HOLDOUT2_PATH):
         m = evaluate_safety(minilm_detector, path)
         assert m["direct_crisis_recall"] >= 0.97, (path.name, m["per_kind"], m["misses"])
         assert m["crisis_precision"] >= 0.90, (path.name, m["confusion"], m["false_alarms"])
-        # a floor under today's figures (0.89 / 0.84), so a regression shows
-        assert m["indirect_caught"] >= 0.78, (path.name, m["per_kind"], m["misses"])
+        # a floor under today's figures (0.887 / 0.88 / 0.875), so a regression shows
+        assert m["indirect_caught"] >= 0.85, (path.name, m["per_kind"], m["misses"])
     m = evaluate_safety(minilm_detector, EVAL_PATH)
     assert m["n_concern"] >= 15 and m["concern_caught"] >= 0.9, m["per_kind"]
     assert m["per_kind"]["idiom"]["none"] == 1.0
 
 
 @pytest.mark.slow
+def test_the_blind_holdout_stays_above_its_floors(minilm_detector):
+    # totals only, even on failure: this set's misses are never read, so it stays a holdout.
+    # Measured: direct 0.90 (the frozen classifier before: 1.00), indirect 0.83 (0.77),
+    # crisis precision 0.93 (0.94)
+    m = evaluate_safety(minilm_detector, HOLDOUT3_PATH)
+    totals = {k: m[k] for k in ("direct_crisis_recall", "indirect_caught", "crisis_precision")}
+    assert m["direct_crisis_recall"] >= 0.9 and m["crisis_precision"] >= 0.9, totals
+    assert m["indirect_caught"] >= 0.8, totals
+
+
+@pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="target not met on the holdout: indirect language is caught as concern or crisis "
-    "0.98 (eval, the development set the risk-indicator families were written against) but "
-    "0.84 (holdout) of the time, the issue asks 0.95; a head over frozen MiniLM vectors does "
-    "not separate it from conversational sadness at the false-alarm budgets",
+    reason="target not met: indirect language is caught as concern or crisis 0.89 / 0.88 / 0.88 "
+    "/ 0.83 of the time (eval / holdout / holdout2 / the blind holdout3), the issue asks 0.95. "
+    "The fine-tuned classifier reaches 0.95-1.0 on the first three when calibrated on the "
+    "filtered negatives alone, but then asks the concern question on 11 % of ESConv valid's "
+    "messages (the budget is 5 %); calibrated on real seeker messages it keeps to the budget",
 )
 def test_real_detector_catches_indirect_language_at_the_target_rate(minilm_detector):
-    for path in (EVAL_PATH, HOLDOUT_PATH):
-        assert evaluate_safety(minilm_detector, path)["indirect_caught"] >= 0.95, path.name
+    for path in (EVAL_PATH, HOLDOUT_PATH, HOLDOUT2_PATH, HOLDOUT3_PATH):
+        m = evaluate_safety(minilm_detector, path)
+        assert m["indirect_caught"] >= 0.95, (path.name, m["indirect_caught"])
 
 
 @pytest.mark.slow
