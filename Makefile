@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run chat test lint format bench screenshots clean
+.PHONY: install run chat test lint format bench screenshots clean device-prepare device-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -82,3 +82,21 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info
+
+# The GPU check (issue 21). `make device-prepare` puts what the GPU machine's image lacks in the
+# ignored .whl/ and .device/ folders (cp312 wheels of pydantic and pydantic-settings, MiniLM's
+# config and tokenizer) and checks that the tree that travels stays under the 64 MiB limit;
+# the device tool then runs `bash scripts/device-check.sh` with carry [".whl", ".device"].
+# `make device-check` runs the same checks here on the CPU (a dry run; tests run it too).
+device-prepare: install
+	$(PIP) download -q --dest .whl --only-binary=:all: --python-version 3.12 \
+	  --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --implementation cp \
+	  "pydantic==$$($(PIP) show pydantic | awk '/^Version/{print $$2}')" \
+	  "pydantic-settings==$$($(PIP) show pydantic-settings | awk '/^Version/{print $$2}')" \
+	  python-dotenv
+	$(BIN)/python -m agent.device_check --prepare
+
+device-check: install
+	PY=$(BIN)/python DEVICE=$${DEVICE:-cpu} QUICK=$${QUICK-1} OUT=$${OUT:-.device-out} \
+	  bash scripts/device-check.sh
+
