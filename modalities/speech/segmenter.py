@@ -9,7 +9,11 @@ carried from window to window, so the scores do not depend on how the stream was
 
 Endpointing uses hysteresis on the speech probability ``p``: speech starts when
 ``p >= threshold`` and a pause starts when ``p < threshold - 0.15``; values in between continue
-whatever is happening. An utterance ends once the pause has lasted ``min_silence_ms``.
+whatever is happening. An utterance ends once the pause has lasted ``min_silence_ms``; or,
+with a ``turn`` detector (:mod:`modalities.speech.turn`, the default through settings), the
+detector is asked once the pause has lasted ``turn_silence_ms``: a finished turn ends there, an
+unfinished one ("...and", "because um") waits up to ``max_silence_ms``, and speech that resumes
+asks again at the next pause (``Utterance.ended_by`` says which).
 It then covers ``pre_roll_ms`` of audio before the first speech window (the VAD reacts late and
 soft onsets matter to ASR) up to ``post_pad_ms`` after the last one. Speech shorter than
 ``min_speech_ms`` (a cough, a click) is dropped. An utterance longer than
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import logging
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -35,6 +40,8 @@ import numpy as np
 
 from modalities.errors import InputError, ModelNotFoundError
 from modalities.types import Audio
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from agent.settings import AttuneSettings
@@ -59,6 +66,11 @@ class Utterance:
     audio: Audio
     start: float
     end: float
+    #: What ended it: ``"turn"`` (the turn detector said finished), ``"silence"`` (the pause
+    #: rule), ``"max_length"``, ``"flush"`` (the stream ended).
+    ended_by: str = "silence"
+    #: The turn detector's probability of a finished turn at the pause that ended it, if asked.
+    turn_probability: float | None = None
 
 
 SegmenterEvent = SpeechStarted | Utterance
@@ -140,6 +152,9 @@ class SpeechSegmenter:
         pre_roll_ms: int = 300,
         post_pad_ms: int = 200,
         vad: SileroVAD | None = None,
+        turn: Any = None,
+        turn_silence_ms: int = 200,
+        max_silence_ms: int = 1500,
     ) -> None:
         if not _HYSTERESIS < threshold < 1.0:
             raise ValueError(f"threshold must be in ({_HYSTERESIS}, 1), got {threshold}")
@@ -150,6 +165,10 @@ class SpeechSegmenter:
         self.pre_roll = int(pre_roll_ms * SAMPLE_RATE / 1000)
         self.post_pad = min(int(post_pad_ms * SAMPLE_RATE / 1000), self.min_silence)
         self.vad = vad or SileroVAD()
+        #: ``None`` or an object with ``probability(samples) -> float`` and ``threshold``.
+        self.turn = turn
+        self.turn_silence = int(turn_silence_ms * SAMPLE_RATE / 1000)
+        self.max_silence = max(int(max_silence_ms * SAMPLE_RATE / 1000), self.turn_silence)
         self.reset()
 
     @classmethod
@@ -161,13 +180,24 @@ class SpeechSegmenter:
             "min_silence_ms": speech.min_silence_ms,
             "min_speech_ms": speech.min_speech_ms,
             "max_utterance_seconds": speech.max_utterance_seconds,
+            "turn_silence_ms": speech.turn_silence_ms,
+            "max_silence_ms": speech.turn_max_silence_ms,
         }
+        if speech.turn_detection == "smart_turn" and "turn" not in kwargs:
+            from modalities.speech.turn import SmartTurn
+
+            if SmartTurn.available():
+                options["turn"] = _shared_smart_turn()
+            else:
+                logger.warning("the Smart Turn model is not installed: ending turns on silence")
         options.update(kwargs)
         return cls(**options)
 
     def load(self) -> None:
-        """Load the VAD model now (otherwise on the first chunk)."""
+        """Load the VAD (and turn) model now (otherwise on the first chunk)."""
         self.vad.load()
+        if self.turn is not None and hasattr(self.turn, "load"):
+            self.turn.load()
 
     def reset(self) -> None:
         """Start a new stream: drop buffered audio and the VAD state; times restart at 0."""
@@ -183,6 +213,7 @@ class SpeechSegmenter:
         self._speech_end = 0  # end of the last speech window
         self._silence_from: int | None = None
         self._kept: list[np.ndarray] = []
+        self._turn_asked: float | None = None  # the detector's answer for this pause
 
     # --- input --------------------------------------------------------------------------------
 
@@ -206,7 +237,7 @@ class SpeechSegmenter:
             if self._pending.size:
                 self._kept.append(self._pending)
             end = self._position + self._pending.size
-            self._finish(min(end, self._speech_end + self.post_pad), events)
+            self._finish(min(end, self._speech_end + self.post_pad), events, "flush")
         self.reset()
         return events
 
@@ -229,6 +260,7 @@ class SpeechSegmenter:
         if prob >= self.threshold:
             self._speech_end = self._position
             self._silence_from = None
+            self._turn_asked = None
         elif prob < self.threshold - _HYSTERESIS and self._silence_from is None:
             self._silence_from = start
         speech = self._speech_end - self._speech_start
@@ -236,14 +268,30 @@ class SpeechSegmenter:
             self._started_sent = True
             events.append(SpeechStarted(at=self._speech_start / SAMPLE_RATE))
 
-        if self._silence_from is not None and self._position - self._silence_from >= (
-            self.min_silence
-        ):
-            self._finish(self._speech_end + self.post_pad, events)
-        elif self._position - self._audio_start >= self.max_utterance:
-            self._finish(self._position, events)
+        pause = self._position - self._silence_from if self._silence_from is not None else -1
+        if self.turn is not None and pause >= self.turn_silence:
+            if self._turn_asked is None and speech >= self.min_speech:
+                self._turn_asked = self._ask_turn()
+                if self._turn_asked >= self.turn.threshold:
+                    self._finish(self._speech_end + self.post_pad, events, "turn")
+                    return
+            if pause >= self.max_silence:
+                self._finish(self._speech_end + self.post_pad, events, "silence")
+                return
+        elif self.turn is None and pause >= self.min_silence:
+            self._finish(self._speech_end + self.post_pad, events, "silence")
+            return
+        if self._position - self._audio_start >= self.max_utterance:
+            self._finish(self._position, events, "max_length")
             self._begin(self._position, pre_roll=False)
             self._speech_end = self._position
+
+    def _ask_turn(self) -> float:
+        """The turn detector's probability of a finished turn on the utterance so far."""
+        assert self.turn is not None
+        kept = np.concatenate(self._kept) if self._kept else np.zeros(0, np.float32)
+        upto = max(0, self._speech_end + self.post_pad - self._audio_start)
+        return float(self.turn.probability(kept[:upto]))
 
     def _remember(self, window: np.ndarray) -> None:
         """Keep the last ``pre_roll`` samples heard while idle."""
@@ -265,7 +313,7 @@ class SpeechSegmenter:
         self._started_sent = False
         self._silence_from = None
 
-    def _finish(self, end: int, events: list[SegmenterEvent]) -> None:
+    def _finish(self, end: int, events: list[SegmenterEvent], ended_by: str = "silence") -> None:
         """Close the current utterance at sample ``end``; keep audio past it as pre-roll."""
         kept = np.concatenate(self._kept) if self._kept else np.zeros(0, np.float32)
         length = max(0, end - self._audio_start)
@@ -278,11 +326,14 @@ class SpeechSegmenter:
                     audio=Audio(audio.copy(), SAMPLE_RATE),
                     start=self._audio_start / SAMPLE_RATE,
                     end=(self._audio_start + audio.size) / SAMPLE_RATE,
+                    ended_by=ended_by,
+                    turn_probability=self._turn_asked,
                 )
             )
         self._active = False
         self._started_sent = False
         self._silence_from = None
+        self._turn_asked = None
         self._kept = []
         if rest.size:
             self._remember(rest)
@@ -296,6 +347,14 @@ class SpeechSegmenter:
         self.reset()
         events = self.push(audio.samples) + self.flush()
         return [e for e in events if isinstance(e, Utterance)]
+
+
+@functools.lru_cache(maxsize=1)
+def _shared_smart_turn() -> Any:
+    """One Smart Turn model for every segmenter of the process (it is thread-safe)."""
+    from modalities.speech.turn import SmartTurn
+
+    return SmartTurn()
 
 
 def _as_float(chunk: np.ndarray | bytes | bytearray | memoryview) -> np.ndarray:
