@@ -14,6 +14,7 @@ at a time per process, so with the real LLM latency grows with N while turns/s s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import tempfile
 import threading
@@ -44,24 +45,26 @@ class CannedLLM(LLM):
             yield word + " "
 
 
-def run_server_bench(
+@contextlib.contextmanager
+def bench_server(
     settings: AttuneSettings,
-    sessions: Sequence[int] = (10, 50),
-    seconds: float = 20.0,
-    fake_llm: bool = False,
-) -> dict[str, Any]:
-    """Run the load benchmark for each number of concurrent ``sessions``; the figures."""
+    llm: LLM | None,
+    modalities: tuple[str, ...] | None = None,
+    prefix: str = "attune-bench-",
+) -> Iterator[tuple[str, Any, Path]]:
+    """A real :class:`server.app.AttuneServer` on a free loopback port, sessions in a throwaway
+    SQLite file, served from a background thread: ``(url, bot, folder of the file)``; the load
+    time is ``bot.load_s``."""
     from agent.core import Attune
     from server.app import AttuneServer, serve
     from server.store import open_store
 
-    with tempfile.TemporaryDirectory(prefix="attune-bench-") as tmp:
-        db = Path(tmp) / "sessions.sqlite"
-        checkpointer, owners = open_store(None, db)
-        bot = Attune(settings, checkpointer=checkpointer, llm=CannedLLM() if fake_llm else None)
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        checkpointer, owners = open_store(None, Path(tmp) / "sessions.sqlite")
+        bot = Attune(settings, checkpointer=checkpointer, llm=llm)
         started = time.perf_counter()
-        bot.load()
-        load_s = time.perf_counter() - started
+        bot.load(**({"modalities": modalities} if modalities is not None else {}))
+        bot.load_s = time.perf_counter() - started  # type: ignore[attr-defined]
         server = AttuneServer(bot, owners)
         ready = threading.Event()
         port: list[int] = []
@@ -79,19 +82,29 @@ def run_server_bench(
         try:
             if not ready.wait(60):
                 raise RuntimeError("the benchmark server did not start")
-            url = f"ws://127.0.0.1:{port[0]}/ws"
-            asyncio.run(_load(url, 1, 0.0))  # warm-up turn
-            runs = {str(n): asyncio.run(_load(url, n, seconds)) for n in sessions}
+            yield f"ws://127.0.0.1:{port[0]}/ws", bot, Path(tmp)
         finally:
             loop.call_soon_threadsafe(task.cancel)
             thread.join(30)
             bot.close()
             owners.close()
+
+
+def run_server_bench(
+    settings: AttuneSettings,
+    sessions: Sequence[int] = (10, 50),
+    seconds: float = 20.0,
+    fake_llm: bool = False,
+) -> dict[str, Any]:
+    """Run the load benchmark for each number of concurrent ``sessions``; the figures."""
+    with bench_server(settings, CannedLLM() if fake_llm else None) as (url, bot, _):
+        asyncio.run(_load(url, 1, 0.0))  # warm-up turn
+        runs = {str(n): asyncio.run(_load(url, n, seconds)) for n in sessions}
     return {
         "llm": "canned (fake)" if fake_llm else settings.backends.llm,
         "reply_candidates": settings.llm.candidates,
         "seconds": seconds,
-        "load_s": round(load_s, 2),
+        "load_s": round(bot.load_s, 2),
         "sessions": runs,
     }
 
@@ -205,56 +218,28 @@ def run_soak_bench(
     import gc
     import sqlite3
 
-    from agent.core import Attune
-    from server.app import AttuneServer, serve
-    from server.store import open_store
+    def stored(folder: Path) -> int:
+        return sum(f.stat().st_size for f in folder.iterdir())
 
-    with tempfile.TemporaryDirectory(prefix="attune-soak-") as tmp:
-        db = Path(tmp) / "sessions.sqlite"
-        checkpointer, owners = open_store(None, db)
-        bot = Attune(settings, checkpointer=checkpointer, llm=CannedLLM())
-        bot.load(modalities=("face",))
-        server = AttuneServer(bot, owners)
-        ready = threading.Event()
-        port: list[int] = []
-        loop = asyncio.new_event_loop()
-
-        def on_ready(bound: int) -> None:
-            port.append(bound)
-            ready.set()
-
-        task = loop.create_task(serve(server, "127.0.0.1", 0, on_ready))
-        thread = threading.Thread(
-            target=lambda: _run_until_cancelled(loop, task), name="soak-server", daemon=True
-        )
-        thread.start()
-        try:
-            if not ready.wait(60):
-                raise RuntimeError("the soak server did not start")
-            url = f"ws://127.0.0.1:{port[0]}/ws"
-            asyncio.run(_turns(url, sessions, sessions))  # every code path once
-            gc.collect()
-            rss_first = _rss_mb()
-            # the allocator's arenas and the caches fill over the first ~100 turns (measured:
-            # +45 MB, then flat within +-7 MB over 1,000 more), so the soak starts after them
-            asyncio.run(_turns(url, sessions, max(0, warm_up - sessions)))
-            gc.collect()
-            rss_start = _rss_mb()
-            stored_start = sum(f.stat().st_size for f in Path(tmp).iterdir())
-            started = time.perf_counter()
-            run = asyncio.run(_turns(url, sessions, turns))
-            elapsed = time.perf_counter() - started
-            gc.collect()
-            rss_end = _rss_mb()
-            with sqlite3.connect(db) as conn:
-                (checkpoints,) = conn.execute("SELECT count(*) FROM checkpoints").fetchone()
-            stored_end = sum(f.stat().st_size for f in Path(tmp).iterdir())
-            images = _image_probe(url, image_clients)
-        finally:
-            loop.call_soon_threadsafe(task.cancel)
-            thread.join(30)
-            bot.close()
-            owners.close()
+    with bench_server(settings, CannedLLM(), ("face",), "attune-soak-") as (url, _, tmp):
+        asyncio.run(_turns(url, sessions, sessions))  # every code path once
+        gc.collect()
+        rss_first = _rss_mb()
+        # the allocator's arenas and the caches fill over the first ~100 turns (measured:
+        # +45 MB, then flat within +-7 MB over 1,000 more), so the soak starts after them
+        asyncio.run(_turns(url, sessions, max(0, warm_up - sessions)))
+        gc.collect()
+        rss_start = _rss_mb()
+        stored_start = stored(tmp)
+        started = time.perf_counter()
+        run = asyncio.run(_turns(url, sessions, turns))
+        elapsed = time.perf_counter() - started
+        gc.collect()
+        rss_end = _rss_mb()
+        with sqlite3.connect(tmp / "sessions.sqlite") as conn:
+            (checkpoints,) = conn.execute("SELECT count(*) FROM checkpoints").fetchone()
+        stored_end = stored(tmp)
+        images = _image_probe(url, image_clients)
     done = run["turns"] + max(warm_up, sessions)
     return {
         "llm": "canned (fake)",

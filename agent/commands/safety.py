@@ -171,13 +171,7 @@ def cmd_train_safety(args: argparse.Namespace, settings: Any) -> int:
     out = args.out or settings.paths.state_dir / "artifacts" / "safety_classifier.npz"
     out.parent.mkdir(parents=True, exist_ok=True)
     classifier.save(out, bank_sha256=bank_digest(), probe=embedder.embed(list(PROBE_TEXTS)))
-    summary = {
-        "out": str(out),
-        "concern_threshold": round(classifier.concern_threshold, 4),
-        "crisis_thresholds": {k: round(v, 4) for k, v in classifier.crisis_thresholds.items()},
-        "cv": classifier.cv,
-    }
-    print(json.dumps(summary))
+    print(json.dumps(_summary(out, classifier)))
     return 0
 
 
@@ -212,14 +206,18 @@ def _train_tuned(
     out = args.out or settings.paths.state_dir / "artifacts" / "safety_lora_minilm.npz"
     out.parent.mkdir(parents=True, exist_ok=True)
     tuned.save(out, bank_sha256=bank_digest(), base_sha256=base_fingerprint(encoder_dir()))
-    summary = {
-        "out": str(out),
-        "concern_threshold": round(tuned.concern_threshold, 4),
-        "crisis_thresholds": {k: round(v, 4) for k, v in tuned.crisis_thresholds.items()},
-        "cv": tuned.cv,
-    }
-    print(json.dumps(summary))
+    print(json.dumps(_summary(out, tuned)))
     return 0
+
+
+def _summary(out: Path, classifier: Any) -> dict[str, Any]:
+    """What a training run prints: where it wrote, the thresholds, the held-out figures."""
+    return {
+        "out": str(out),
+        "concern_threshold": round(classifier.concern_threshold, 4),
+        "crisis_thresholds": {k: round(v, 4) for k, v in classifier.crisis_thresholds.items()},
+        "cv": classifier.cv,
+    }
 
 
 def _open_store(settings: Any) -> Any:

@@ -493,6 +493,23 @@ _CATEGORY_WORDS = {
 }
 
 
+def message_segments(texts: Sequence[str]) -> tuple[list[str], list[int]]:
+    """What the classifier reads of each message: the whole (literalised) and, when it has
+    several, each of its first :data:`_MAX_SEGMENTS` sentences; with the index of the message
+    each segment came from (the most alarming segment counts)."""
+    segments: list[str] = []
+    owners: list[int] = []
+    for i, text in enumerate(texts):
+        whole = literalise(text)
+        parts = [whole]
+        split = sentences(whole)
+        if len(split) > 1:
+            parts.extend(split[:_MAX_SEGMENTS])
+        segments.extend(parts)
+        owners.extend([i] * len(parts))
+    return segments, owners
+
+
 def reads_like_bundled_minilm(embedder: Embedder) -> bool:
     """Whether ``embedder`` is the bundled MiniLM (the fine-tuned classifier adapts that
     encoder; over another embedder, or a fake one in tests, the frozen route runs)."""
@@ -635,16 +652,7 @@ class CrisisDetector:
         classifier = self.classifier
         if classifier is None or self.embedder is None:
             return [None] * len(texts)
-        segments: list[str] = []
-        owners: list[int] = []
-        for i, text in enumerate(texts):
-            whole = literalise(text)
-            parts = [whole]
-            split = sentences(whole)
-            if len(split) > 1:
-                parts.extend(split[:_MAX_SEGMENTS])
-            segments.extend(parts)
-            owners.extend([i] * len(parts))
+        segments, owners = message_segments(texts)
         probs = classifier.scores(segments, self.embedder)
         out: list[np.ndarray | None] = []
         owner = np.asarray(owners)

@@ -433,9 +433,9 @@ def calibrate_on_conversations(
     ``conversations`` (ESConv train) reach concern and ``crisis_rate`` each crisis category, read
     as the detector reads a message (the message and its sentences, the most alarming one
     counts). Thresholds only go up. The figures."""
-    from agent.safety.detector import _MAX_SEGMENTS, CRISIS_CATEGORIES, concern_score
+    from agent.safety.detector import CRISIS_CATEGORIES, concern_score, message_segments
     from agent.safety.evaluation import load_conversations
-    from agent.safety.patterns import literalise, match_concern, match_patterns, sentences
+    from agent.safety.patterns import match_concern, match_patterns
 
     messages = [
         text
@@ -443,15 +443,7 @@ def calibrate_on_conversations(
         for role, text in dialogue
         if role == "user" and text and not match_patterns(text) and not match_concern(text)
     ]
-    segments, owners = [], []
-    for i, text in enumerate(messages):
-        whole = literalise(text)
-        parts = [whole]
-        split = sentences(whole)
-        if len(split) > 1:
-            parts.extend(split[:_MAX_SEGMENTS])
-        segments.extend(parts)
-        owners.extend([i] * len(parts))
+    segments, owners = message_segments(messages)
     probs = tuned.scores(segments)
     owner = np.asarray(owners)
     worst = np.zeros((len(messages), probs.shape[1]), np.float32)
