@@ -279,8 +279,8 @@ class SafetySettings(BaseModel):
     #: more turns end with a check-in question); ``None`` means the calibrated one. The crisis
     #: thresholds per category are calibrated and not configurable.
     threshold: float | None = Field(default=None, gt=0.0, lt=1.0)
-    #: Read messages with the fine-tuned MiniLM classifier (``agent/safety/tuned.py``) when it
-    #: fits; false: the network over the shared embedder's frozen vectors.
+    #: Read the concern tier with a fine-tuned MiniLM adapter (``agent/safety/tuned.py``) when
+    #: one is installed and fits (none ships); false: always the frozen-vector network.
     tuned: bool = True
     #: Sessions untouched for longer are deleted when Attune starts (and by
     #: ``attune sessions prune``); 0 keeps them until forgotten.

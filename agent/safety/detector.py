@@ -15,13 +15,10 @@ Method
 1. **Patterns** (``patterns.py``): first-person regular expressions for direct crisis language
    (crisis; a report about the past, "when I was a teenager", is concern), and for the risk
    indicators (concern), matched sentence by sentence with idiom and accident exceptions.
-2. **Classifier**: by default MiniLM fine-tuned end to end with LoRA adapters
-   (``tuned.py``, ``data/safety_lora_minilm.npz``: 7 classes, trained on the same bank and
-   real-text negatives, calibrated on held-out negatives and then on real seeker messages).
-   Without it (``safety.tuned = false``, another embedder, a changed bank) the frozen one: an
-   ensemble of 3 one-hidden-layer networks with 7 classes (none, concern and
+2. **Classifier**: an ensemble of 3 one-hidden-layer networks with 7 classes (none, concern and
    the 5 crisis categories) over the shared embedder's sentence vectors (all-MiniLM-L6-v2 by
-   default). It is
+   default). (A MiniLM fine-tuned with LoRA, ``tuned.py``, reads the concern tier instead when
+   its adapter is installed as ``data/safety_lora_minilm.npz``; none ships: see there.) It is
    fitted on the project-written bank ``data/crisis_examples.jsonl`` (crisis and concern
    examples written the way people type: informal, misspelt, several sentences, the risk said
    in the middle of something else; and hard negatives) plus real-text negatives (``corpus.py``):
@@ -549,6 +546,7 @@ class CrisisDetector:
         self.locale = locale
         self.resources_path = resources_path
         self._classifier: CrisisClassifier | TunedClassifier | None = None
+        self._frozen: CrisisClassifier | None = None
         self.tuned = tuned
         self._lock = threading.Lock()
         locale_resources(locale, resources_path)  # fail early on a bad table or locale
@@ -612,9 +610,24 @@ class CrisisDetector:
         classifier = self.classifier
         return classifier.concern_threshold if classifier is not None else MAX_CONCERN_THRESHOLD
 
+    @property
+    def crisis_classifier(self) -> CrisisClassifier | TunedClassifier | None:
+        """What may raise a crisis on its own: the frozen classifier, also when the tuned one
+        reads concern (its crisis flags in conversation were erratic: "I keep thinking I
+        should have seen it coming." read as suicidal 0.84)."""
+        classifier = self.classifier
+        if classifier is None or classifier.kind != "tuned":
+            return classifier
+        if self._frozen is None:
+            with self._lock:
+                if self._frozen is None:
+                    assert self.embedder is not None
+                    self._frozen = self._load_classifier(self.embedder)
+        return self._frozen
+
     def crisis_threshold(self, category: str) -> float:
         """The crisis threshold in use for one category (on its class probability)."""
-        classifier = self.classifier
+        classifier = self.crisis_classifier
         if classifier is None:
             return MAX_CRISIS_THRESHOLD
         return classifier.crisis_thresholds.get(category, MAX_CRISIS_THRESHOLD)
@@ -644,21 +657,30 @@ class CrisisDetector:
             raise ConfigError("assess_batch: previous and contexts need one entry per text")
         probs = self._classifier_scores(texts)
         return [
-            self._decide(text, p, before, ctx)
+            self._decide(text, p[0] if p else None, before, ctx, p[1] if p else None)
             for text, p, before, ctx in zip(texts, probs, prev, ctxs, strict=True)
         ]
 
-    def _classifier_scores(self, texts: Sequence[str]) -> list[np.ndarray | None]:
-        classifier = self.classifier
-        if classifier is None or self.embedder is None:
+    def _classifier_scores(
+        self, texts: Sequence[str]
+    ) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """Per message: the class probabilities of its most alarming segment for the concern
+        tier (the classifier) and for the crisis tier (the crisis classifier; the same unless
+        the tuned classifier reads concern)."""
+        classifier, crisis = self.classifier, self.crisis_classifier
+        if classifier is None or crisis is None or self.embedder is None:
             return [None] * len(texts)
         segments, owners = message_segments(texts)
         probs = classifier.scores(segments, self.embedder)
-        out: list[np.ndarray | None] = []
+        crisis_probs = probs if crisis is classifier else crisis.scores(segments, self.embedder)
+        out: list[tuple[np.ndarray, np.ndarray] | None] = []
         owner = np.asarray(owners)
         for i in range(len(texts)):
-            rows = probs[owner == i]
-            out.append(rows[int(np.argmin(rows[:, 0]))])  # the most alarming segment
+            mine = owner == i
+            rows, crisis_rows = probs[mine], crisis_probs[mine]
+            out.append(  # the most alarming segment of each
+                (rows[int(np.argmin(rows[:, 0]))], crisis_rows[int(np.argmin(crisis_rows[:, 0]))])
+            )
         return out
 
     def _decide(
@@ -667,6 +689,7 @@ class CrisisDetector:
         probs: np.ndarray | None,
         previous: SafetyAssessment | None,
         context: Sequence[ChatMessage] | None,
+        crisis_probs: np.ndarray | None = None,
     ) -> SafetyAssessment:
         question = risk_question(_last_assistant(context) or "")
         # right after a crisis the next message is read with more care, unless the dialogue
@@ -729,10 +752,11 @@ class CrisisDetector:
         p_risk = 0.0
         if probs is not None:
             p_risk = float(concern_score(probs))
+            crisis_row = crisis_probs if crisis_probs is not None else probs
             over = [
-                (float(probs[2 + i]), c)
+                (float(crisis_row[2 + i]), c)
                 for i, c in enumerate(CRISIS_CATEGORIES)
-                if probs[2 + i] >= self.crisis_threshold(c) * scale
+                if crisis_row[2 + i] >= self.crisis_threshold(c) * scale
             ]
             if over and not reassured:
                 p, c = max(over)
@@ -786,6 +810,9 @@ class CrisisDetector:
         classifier = self.classifier
         return {
             "classifier": classifier.kind if classifier is not None else None,
+            "crisis_classifier": (
+                self.crisis_classifier.kind if self.crisis_classifier is not None else None
+            ),
             "concern_threshold": round(self.threshold, 4),
             "crisis_thresholds": {c: round(self.crisis_threshold(c), 4) for c in CRISIS_CATEGORIES},
             "cv": classifier.cv if classifier else None,

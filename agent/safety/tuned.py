@@ -27,9 +27,13 @@ encoder itself to the task, and stays small enough to ship in the repository:
   and the fine-tuned model is confident on it: calibrated on the filtered negatives alone it
   raised concern on 11 % of ESConv valid's seeker messages.
 
-``attune train safety --tuned`` reproduces ``data/safety_lora_minilm.npz``; the detector uses it
-when it was trained on the current bank and the bundled MiniLM is the embedder, else the frozen
-classifier.
+**Opt-in; none ships.** ``attune train safety --tuned`` writes an adapter; copied to
+``data/safety_lora_minilm.npz`` it reads the concern tier when it was trained on the current bank
+and the bundled MiniLM is the embedder (crises still come from the patterns and the frozen
+classifier). Measured in session 4 (with a larger bank, since reverted): before the
+conversation calibration it caught indirect language 0.92-1.0 on the labelled sets but asked the
+concern question on 11 % of ESConv valid's messages; calibrated to 5 % it caught 0.83-0.88 and
+read ordinary self-blame ("I keep thinking I should have seen it coming.") as a crisis.
 """
 
 from __future__ import annotations
@@ -49,7 +53,8 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-#: The shipped adapter for the bundled MiniLM (CC BY-NC 4.0: ESConv messages are negatives).
+#: Where an adapter for the bundled MiniLM is read from (none ships; one trained with ESConv
+#: messages as negatives is CC BY-NC 4.0).
 SHIPPED_TUNED = DATA_DIR / "safety_lora_minilm.npz"
 
 RANK = 8
