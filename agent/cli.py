@@ -16,6 +16,7 @@ from typing import Any, TextIO, cast
 from pydantic import ValidationError
 
 from agent import registry
+from agent.commands import write_json
 from agent.settings import AttuneSettings, load_settings
 from modalities.errors import AttuneError, InputError
 
@@ -329,8 +330,7 @@ def cmd_eval_emotion(args: argparse.Namespace, settings: AttuneSettings) -> int:
     summary = {k: metrics[k] for k in ("macro_f1", "micro_f1", "n") if k in metrics}
     print(json.dumps(summary))
     if args.json_out:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        write_json(args.json_out, metrics)
     return 0
 
 
@@ -393,8 +393,7 @@ def cmd_bench(args: argparse.Namespace, settings: AttuneSettings) -> int:
         from agent.bench_server import run_soak_bench
 
         results["soak"] = run_soak_bench(settings, sessions=20, turns=500)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    write_json(args.out, results)
     print(json.dumps(results, indent=2))
     return 0
 

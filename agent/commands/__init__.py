@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,3 +16,10 @@ def esconv_file(explicit: Path | None, settings: Any, name: str) -> Path:
     if not path.is_file():
         raise InputError("not_found", f"ESConv file not found: {path}")
     return path
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as indented JSON at ``path`` (its folder made if needed): every command's
+    ``--json`` report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agent.commands import esconv_file
+from agent.commands import esconv_file, write_json
 from modalities.errors import InputError
 
 
@@ -57,11 +57,9 @@ def cmd_eval_appraisal(args: argparse.Namespace, settings: Any) -> int:
 
     report = evaluate_appraisal(BackgroundClassifier.load(embedder), train, dialogues, progress)
     report["data"] = (args.data or Path("valid.jsonl")).name
-    text = json.dumps(report, indent=2)
     if args.json_out is not None:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(text + "\n", encoding="utf-8")
-    print(text)
+        write_json(args.json_out, report)
+    print(json.dumps(report, indent=2))
     return 0
 
 
@@ -80,8 +78,7 @@ def cmd_eval_fusion(args: argparse.Namespace, settings: Any) -> int:
 
     report = evaluate_fusion(text, face, renderer, settings.fusion, progress)
     if args.json_out is not None:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        write_json(args.json_out, report)
     shown = report if args.cases else {k: v for k, v in report.items() if k != "cases"}
     print(json.dumps(shown, indent=2))
     return 0 if not report["failures"] else 1

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agent.commands import esconv_file
+from agent.commands import esconv_file, write_json
 from modalities.errors import InputError
 
 
@@ -101,7 +101,7 @@ def cmd_eval_replies(args: argparse.Namespace, settings: Any) -> int:
     if args.samples:
         write_samples(args.samples, outcomes[: args.samples_n])
     if args.json_out:
-        args.json_out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        write_json(args.json_out, report)
     print(json.dumps(report))
     return 0
 

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agent.commands import write_json
 from modalities.errors import InputError
 
 
@@ -115,8 +116,7 @@ def cmd_eval_safety(args: argparse.Namespace, settings: Any) -> int:
         )  # fmt: skip
         print(json.dumps({k: metrics[k] for k in keys}))
     if args.json_out:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        write_json(args.json_out, metrics)
     return 0
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent import registry
+from agent.commands import write_json
 from modalities.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -125,9 +126,7 @@ def _output(report: StrategyReport, extra: dict[str, Any], args: argparse.Namesp
 
     print(format_table(report))
     if args.json_out:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        payload = {**extra, **report.to_dict()}
-        args.json_out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        write_json(args.json_out, {**extra, **report.to_dict()})
         print(f"wrote {args.json_out}")
     if args.plot:
         from strategies.evaluation import plot_preferences
