@@ -26,6 +26,7 @@ import logging
 import mimetypes
 import secrets
 import socket
+import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -169,6 +170,10 @@ class AttuneServer:
         #: bumps it, so that a connection attached before cannot write the session again).
         self._attached: dict[str, set[Connection]] = {}
         self._generation: dict[str, int] = {}
+        #: Sessions claimed since the last owner sweep (kept by it: a connection may not have
+        #: attached yet); the lock also keeps a claim from landing in the middle of a sweep.
+        self._claimed: set[str] = set()
+        self._claims_lock = threading.Lock()
         #: The address listened on (set by :meth:`serving`; the Host check depends on it).
         self.bound_host = conf.host
 
@@ -197,6 +202,8 @@ class AttuneServer:
         history = self.bot.history(session_id)
         if history and self.owners.owner_of(session_id) is None:
             return False, []
+        with self._claims_lock:  # before the row exists: a sweep then never sees it unprotected
+            self._claimed.add(session_id)
         return self.owners.claim(session_id, owner), history
 
     def forget(self, session_id: str) -> bool:
@@ -407,11 +414,14 @@ class AttuneServer:
         """Drop owner rows of sessions with no conversation and no connection (see
         :meth:`server.store.SessionOwners.prune`); how many. Run when serving starts and
         every :data:`OWNER_SWEEP_S` seconds."""
-        attached = set(self._attached)
+        attached = set(self._attached)  # read on the loop, where connections attach
 
         def sweep() -> int:
             stored = {s.session_id for s in self.bot.sessions()}
-            return self.owners.prune(stored, attached | set(self._attached))
+            with self._claims_lock:
+                dropped = self.owners.prune(stored, attached | self._claimed)
+                self._claimed.clear()  # each is attached, stored or abandoned by the next sweep
+            return dropped
 
         dropped = await asyncio.to_thread(sweep)
         if dropped:

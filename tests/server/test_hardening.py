@@ -282,12 +282,18 @@ def test_one_checkpoint_per_turn_and_owner_rows_pruned_with_their_sessions(tmp_p
         talker, silent = asyncio.run(main())
         assert talker in server.owners.sessions()
         assert live._loop is not None
-        # the sweep at start-up may already have dropped the silent one (it runs in the
-        # background as serving begins): after one more sweep only the talker is left
-        asyncio.run_coroutine_threadsafe(server.prune_owners(), live._loop).result(30)
+
+        # a session claimed since the last sweep is kept by the next one (its connection may
+        # not have attached yet), so two sweeps drop the silent one; the sweep at start-up may
+        # have run in between too
+        def sweep() -> int:
+            assert live._loop is not None
+            return asyncio.run_coroutine_threadsafe(server.prune_owners(), live._loop).result(30)
+
+        sweep()
+        sweep()
         assert server.owners.sessions() == [talker] and silent not in server.owners.sessions()
-        again = asyncio.run_coroutine_threadsafe(server.prune_owners(), live._loop).result(30)
-        assert again == 0
+        assert sweep() == 0
     with sqlite3.connect(db) as conn:
         (checkpoints,) = conn.execute(
             "SELECT count(*) FROM checkpoints WHERE thread_id = ?", (talker,)
@@ -329,3 +335,14 @@ def test_serve_says_a_wrong_db_or_a_taken_port_in_one_line_before_loading(
         assert main(["serve", "--port", str(port)]) == 2
     err = capsys.readouterr().err
     assert f"cannot listen on 127.0.0.1:{port}" in err and "Traceback" not in err
+
+
+def test_a_session_claimed_before_a_sweep_keeps_its_owner_row_through_it(tmp_path: Path):
+    # the window between session.start's claim and its connection attaching: the next sweep
+    # keeps the row, the one after drops it if the session is still empty and unattached
+    server = fake_server(tmp_path / "s.sqlite")
+    session = "0" * 32
+    allowed, _ = server.claim(session, "anonymous")
+    assert allowed and server.owners.sessions() == [session]
+    assert asyncio.run(server.prune_owners()) == 0 and server.owners.sessions() == [session]
+    assert asyncio.run(server.prune_owners()) == 1 and server.owners.sessions() == []
