@@ -391,9 +391,7 @@ class Connection:
 
     async def _on_session_end(self, message: p.SessionEnd) -> None:
         assert self.session_id is not None
-        if self._current is not None:
-            self._current.cancel.set()
-        self._drop_queued()
+        self.stop_turns()
         forgotten = False
         if message.forget:
             forgotten = await self.server.forget_session(self.session_id, self)
