@@ -143,6 +143,7 @@ COMMAND_MODULES: list[str] = [
     "agent.commands.replies",
     "agent.commands.appraisal",
     "agent.commands.strategies",
+    "agent.commands.study",
     "agent.commands.media",
     "agent.commands.avatar",
     "agent.commands.server",

@@ -102,6 +102,10 @@ class Prediction:
     problem_type: str | None = None
     #: The line of the file where the row starts.
     line: int = 0
+    #: Which dialogue of its data file the turn is from, and its stage (0-2), when the file
+    #: says (``attune study bias`` writes both; the paper's released file has neither).
+    dialogue_index: int | None = None
+    stage: int | None = None
 
 
 # --- reading JSON with line numbers ----------------------------------------------------------
@@ -361,6 +365,12 @@ def load_predictions(path: Path | str) -> list[Prediction]:
                 emotion_type=_optional_str(record.get("emotion_type")),
                 problem_type=_optional_str(record.get("problem_type")),
                 line=line,
+                dialogue_index=_optional_int(record.get("dialogue_index")),
+                stage=STAGES.index(record["stage"]) if record.get("stage") in STAGES else None,
             )
         )
     return rows
+
+
+def _optional_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
