@@ -46,6 +46,13 @@ EXPECT = {
         "incongruent: False",
         "appraisal goal: gently reflect the mixed feelings",
     ],
+    "13_strategy_bias_study.py": [
+        "| trained+correct | 20 |",
+        "| bundled/llm:direct | 20 |",
+        "| bundled/llm:planner | bundled/llm:direct |",
+        "second run: 0 asked, 40 from the cache",
+        "same predictions from the cache: True",
+    ],
     "12_chain_of_empathy.py": [
         "cause (dialogue): They lost their job last week",
         "LLM calls for the chain: 0",

@@ -13,7 +13,10 @@ Everything is written under ``--out``: ``study.json`` (every cell's metrics with
 intervals over dialogues, the paired tests of each method against ``direct``, the cache counts),
 ``table.md`` (the same as tables), ``predictions/CELL.json`` (each cell in the released format
 of the preference-bias paper, which its own script scores), ``preferences.png`` and
-``q_vs_b.png``. ``--predictions FILE...`` scores existing predictions files instead.
+``q_vs_b.png``. ``--replies N`` adds, per LLM cell, how often the reply Attune writes (as the
+loaded settings configure it) for the chosen strategy enacts that strategy, over the first ``N``
+turns (:mod:`agent.study_replies`). ``--predictions FILE...`` scores existing predictions files
+instead.
 """
 
 from __future__ import annotations
@@ -190,7 +193,7 @@ def cmd_study_bias(args: argparse.Namespace, settings: AttuneSettings) -> int:
         runs = _run_cells(args, settings, samples, planners, methods, profiles, cache, limiter)
         report = _report(args, runs, profiles)
         if args.replies:
-            report["replies"] = _replies(args, runs, profiles, cache)
+            report["replies"] = _replies(args, settings, runs, cache)
     finally:
         if cache is not None:
             cache.close()
@@ -334,27 +337,28 @@ def _report(
 
 def _replies(
     args: argparse.Namespace,
+    settings: AttuneSettings,
     runs: list[CellRun],
-    profiles: dict[str, AttuneSettings],
     cache: AnswerCache | None,
 ) -> list[dict[str, Any]]:
+    """Adherence of the replies to each LLM cell's choices. The replies are written by the
+    agent as configured (the loaded settings, not the planning profile), the same generator
+    for every cell, so only the chosen strategy differs between cells."""
     from agent.study_replies import reply_adherence
 
-    out = []
-    for profile, profile_settings in profiles.items():
-        cells = [r for r in runs if r.cell.profile == profile and r.cell.planner == "llm"]
-        if cells:
-            out += reply_adherence(
-                profile_settings,
-                cells,
-                data=args.data,
-                limit=args.replies,
-                model_id=model_identity(profile_settings),
-                cache=cache,
-                progress=not args.no_progress,
-                replicates=args.bootstrap,
-            )
-    return out
+    cells = [r for r in runs if r.cell.planner == "llm"]
+    if not cells:
+        return []
+    return reply_adherence(
+        settings,
+        cells,
+        data=args.data,
+        limit=args.replies,
+        model_id=model_identity(settings),
+        cache=cache,
+        progress=not args.no_progress,
+        replicates=args.bootstrap,
+    )
 
 
 def _write(out: Path, report: dict[str, Any], runs: list[CellRun], *, plots: bool) -> None:

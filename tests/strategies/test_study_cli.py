@@ -206,3 +206,35 @@ def test_study_through_a_real_openai_server_resumes_from_the_cache(
         assert all(r["strg_gold"].lower() in PUBLISHED_LABELS for r in a)
     table = (tmp_path / "run3" / "table.md").read_text()
     assert "| server/llm:direct | 4 |" in table and "Paired tests against direct" in table
+
+
+@pytest.mark.slow
+def test_replies_to_the_chosen_strategies_are_scored_and_cached(tmp_path: Path, data_dir: Path):
+    args = [
+        "study",
+        "bias",
+        "--data",
+        str(data_dir / "esconv" / "valid.jsonl"),
+        "--limit",
+        "3",
+        "--methods",
+        "direct",
+        "--replies",
+        "3",
+        "--cache",
+        str(tmp_path / "c.sqlite"),
+        "--bootstrap",
+        "50",
+        "--no-progress",
+        "--no-plots",
+    ]
+    _attune(*args, "--out", str(tmp_path / "a"))
+    first = json.loads((tmp_path / "a" / "study.json").read_text())["replies"][0]
+    assert first["cell"] == "bundled/llm:direct"
+    # the first 3 turns of valid each answer the seeker: one reply each
+    assert first["n"] + first["crisis_left_out"] == 3
+    assert first["generated_now"] == 3
+    assert 0.0 <= first["adherence"] <= 1.0
+    _attune(*args, "--out", str(tmp_path / "b"))
+    again = json.loads((tmp_path / "b" / "study.json").read_text())["replies"][0]
+    assert again["generated_now"] == 0 and again["adherence"] == first["adherence"]
