@@ -363,6 +363,12 @@ class Attune:
         finally:
             worker.join()
 
+    def transcribe(self, audio: Audio) -> str:
+        """What was said in ``audio``, by the ``asr`` backend, outside any turn (the server reads
+        speech heard while Attune speaks, to tell a backchannel from an interruption). Nothing
+        is stored or logged."""
+        return self.context.asr.transcribe(audio).text
+
     def truncate_reply(self, session_id: str, turn_id: str, said: str) -> bool:
         """Record that only ``said`` of turn ``turn_id``'s reply reached the user (barge-in
         during playback): the assistant message is cut to it and marked interrupted; with

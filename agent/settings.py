@@ -159,6 +159,10 @@ class SpeechSettings(BaseModel):
     #: Speech shorter than this is ignored (a cough, a click).
     min_speech_ms: int = Field(default=250, ge=0)
     vad_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    #: Open microphone while Attune speaks: speech stops it only once it has lasted this long
+    #: and its transcript is not a backchannel ("mm-hmm", "yeah", "okay", a cough or laugh:
+    #: ``modalities/speech/backchannel.py``); a backchannel is kept as a signal instead.
+    barge_in_min_ms: int = Field(default=600, ge=0, le=5000)
     #: Longest audio accepted for one turn; longer input is an error (not silently cut).
     max_turn_seconds: float = Field(default=120.0, gt=0)
     #: Longest single utterance the segmenter emits before it cuts.

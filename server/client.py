@@ -200,11 +200,14 @@ class AttuneClient:
         realtime: bool = True,
         end: bool = True,
         sample_rate: int = 16000,
+        barge_in: bool = False,
     ) -> str:
         """Stream PCM16 audio in 50 ms frames (paced like a microphone with ``realtime``);
-        ``end`` closes the stream. Its ``ref``."""
+        ``end`` closes the stream; ``barge_in`` (open mode) lets speech interrupt a reply. Its
+        ``ref``."""
         ref = ref or _new_ref()
-        await self.send({"type": "user.audio.start", "mode": mode, "ref": ref})
+        opening = {"type": "user.audio.start", "mode": mode, "ref": ref, "barge_in": barge_in}
+        await self.send(opening)
         step = int(sample_rate * CHUNK_SECONDS) * 2
         for start in range(0, len(pcm16), step):
             await self.ws.send(pcm16[start : start + step])

@@ -248,6 +248,24 @@ class SpeechStartedMessage(_ServerMessage):
     at: float
 
 
+class SpeechBargeInMessage(_ServerMessage):
+    """Open microphone: what the person said while Attune was speaking is an interruption
+    (long enough, and not a backchannel). The turn in flight is stopped; a page still playing
+    the reply stops it and sends ``interrupt`` with what was played."""
+
+    type: Literal["speech.barge_in"] = "speech.barge_in"
+    turn_id: str | None = None
+
+
+class SpeechBackchannelMessage(_ServerMessage):
+    """Open microphone: the person said "mm-hmm", "yeah", "okay" (or coughed, laughed) while
+    Attune was speaking: a sign they are following, kept as a signal; the reply goes on and no
+    turn is made of it."""
+
+    type: Literal["speech.backchannel"] = "speech.backchannel"
+    turn_id: str | None = None
+
+
 class FaceReadingMessage(_ServerMessage):
     """The face in the camera, smoothed over recent frames."""
 
@@ -282,6 +300,8 @@ ServerMessage = (
     | AvatarVideo
     | TurnInterrupted
     | SpeechStartedMessage
+    | SpeechBargeInMessage
+    | SpeechBackchannelMessage
     | FaceReadingMessage
     | ErrorMessage
     | SessionEnded

@@ -23,8 +23,13 @@ Interrupts (barge-in) set the turn's cancel event (the engine stops between toke
 sentences) and stop forwarding its reply text, audio and avatar output at once. When the turn
 has ended, the history is cut to what the user actually got (the audio the client says it
 played, else what was sent) with :meth:`agent.Attune.truncate_reply`, and ``turn.interrupted``
-says what was kept. Nothing the user said, showed or was told is logged, nor session ids (not
-even a fragment): codes, sizes and timings only.
+says what was kept. With the open microphone, speech that begins while Attune is speaking (a
+turn in flight, or reply audio that has not had time to play) interrupts only once it has lasted
+``speech.barge_in_min_ms`` and its transcript is not a backchannel ("mm-hmm", "okay", a cough:
+:mod:`modalities.speech.backchannel`): ``speech.barge_in`` then tells the page to stop playing
+(it answers with ``interrupt`` and what it played), while ``speech.backchannel`` says the person
+is following, and no turn is made of it. Nothing the user said, showed or was told is logged,
+nor session ids (not even a fragment): codes, sizes and timings only.
 """
 
 from __future__ import annotations
@@ -161,6 +166,19 @@ class _AudioStream:
         self.segmenter = segmenter
         #: Set once the push buffer overflowed: frames are dropped until ``user.audio.end``.
         self.discarding = False
+        #: Speech heard while Attune was speaking, until it is judged (see ``_judge_speech``).
+        self.overlap: _Overlap | None = None
+
+
+class _Overlap:
+    """Speech that began while Attune was speaking: the reply it overlaps, what it was judged
+    to be (``None`` not yet, ``"backchannel"``, ``"barge_in"``) and at how many seconds of
+    speech it was last judged."""
+
+    def __init__(self, record: TurnRecord) -> None:
+        self.record = record
+        self.decision: str | None = None
+        self.judged_at = 0.0
 
 
 class Connection:
@@ -184,6 +202,14 @@ class Connection:
         self._turns: asyncio.Queue[TurnRequest | None] = asyncio.Queue()
         self._queued = 0
         self._current: TurnRecord | None = None
+        #: When the reply audio sent so far ends, played in real time (monotonic seconds).
+        self._speaking_until = 0.0
+        #: Backchannels heard while Attune spoke, in this connection (a signal; no text kept).
+        self.backchannels = 0
+        #: A finished reply still playing that the server judged interrupted: the page's
+        #: ``interrupt`` for it is honoured even if the interruption is already a queued turn.
+        self._barged: TurnRecord | None = None
+        self._truncations: set[asyncio.Task[None]] = set()
         self._last: TurnRecord | None = None
         self._audio: _AudioStream | None = None
         self._image: tuple[np.ndarray, float] | None = None
@@ -555,6 +581,8 @@ class Connection:
         record.chunks.append(
             SentChunk(chunk.offset, chunk.audio.duration, chunk.text, list(chunk.words))
         )
+        now = time.monotonic()
+        self._speaking_until = max(self._speaking_until, now) + chunk.audio.duration
         header = p.AudioChunkHeader(
             turn_id=event.turn_id,
             ref=record.ref,
@@ -591,7 +619,29 @@ class Connection:
             async with self.server.session_lock(self.session_id):
                 await self._truncate(self.session_id, last)
             return
+        barged = self._barged
+        if (
+            barged is not None
+            and barged.turn_id is not None
+            and message.turn_id == barged.turn_id
+            and not barged.interrupted
+        ):
+            # a short interruption ("stop.") is already the next turn: cut the reply it cut,
+            # once that turn has released the session (without blocking this receive loop)
+            self._barged = None
+            self._interrupt(barged, message.played_seconds)
+            task = asyncio.create_task(self._truncate_later(barged))
+            self._truncations.add(task)
+            task.add_done_callback(self._truncations.discard)
+            return
         await self.error("nothing_to_interrupt", "no turn of this session is running or playing")
+
+    async def _truncate_later(self, record: TurnRecord) -> None:
+        session_id = self.session_id
+        if session_id is None:
+            return
+        async with self.server.session_lock(session_id):
+            await self._truncate(session_id, record)
 
     def _interrupt(self, record: TurnRecord, played_seconds: float | None) -> None:
         record.interrupted = True
@@ -677,10 +727,70 @@ class Connection:
         for event in events:
             if isinstance(event, SpeechStarted):
                 await self.send(p.SpeechStartedMessage(at=event.at))
-                if stream.start.barge_in and self._current is not None:
-                    self._interrupt(self._current, None)
-            else:
-                await self._enqueue(TurnRequest(ref=stream.start.ref, audio=event.audio))
+                speaking = self._speaking() if stream.start.barge_in else None
+                if speaking is not None:
+                    stream.overlap = _Overlap(speaking)
+                    if self.settings.speech.barge_in_min_ms == 0:
+                        await self._decide(stream.overlap, "barge_in")
+                continue
+            overlap, stream.overlap = stream.overlap, None
+            if overlap is not None and overlap.decision != "barge_in":
+                # the whole utterance decides (a backchannel can turn into a real interruption)
+                await self._decide(overlap, await self._judge(event.audio))
+                if overlap.decision == "backchannel":
+                    continue  # a signal, not a turn
+            await self._enqueue(TurnRequest(ref=stream.start.ref, audio=event.audio))
+        overlap = stream.overlap
+        if overlap is None or overlap.decision == "barge_in" or stream.segmenter is None:
+            return
+        spoken = float(stream.segmenter.speech_seconds)
+        step = self.settings.speech.barge_in_min_ms / 1000
+        if spoken >= step and spoken >= overlap.judged_at + step:
+            audio = stream.segmenter.current_audio()
+            if audio is not None:
+                overlap.judged_at = spoken
+                await self._decide(overlap, await self._judge(audio))
+
+    def _speaking(self) -> TurnRecord | None:
+        """The turn Attune is answering or whose reply may still be playing, if any."""
+        if self._current is not None:
+            return self._current
+        last = self._last
+        if last is not None and not last.interrupted and time.monotonic() < self._speaking_until:
+            return last
+        return None
+
+    async def _judge(self, audio: Any) -> str:
+        """``backchannel`` or ``barge_in`` for speech heard while Attune spoke. Nothing of what
+        was said is kept or logged; a recogniser failure counts as an interruption (yield to
+        the person)."""
+        from modalities.speech.backchannel import is_backchannel
+
+        try:
+            text = await asyncio.to_thread(self.server.bot.transcribe, audio)
+        except Exception:
+            log.warning(
+                "could not transcribe speech heard during a reply; treating it as an interruption"
+            )
+            return "barge_in"
+        return "backchannel" if is_backchannel(text) else "barge_in"
+
+    async def _decide(self, overlap: _Overlap, decision: str) -> None:
+        """Act on a judgement: an interruption stops the reply (the page stops playing it and
+        reports how much was heard); a backchannel is signalled once and changes nothing."""
+        if decision == overlap.decision:
+            return
+        overlap.decision = decision
+        record = overlap.record
+        if decision == "barge_in":
+            if record is self._current and not record.interrupted:
+                self._interrupt(record, None)
+            elif record is not self._current:
+                self._barged = record
+            await self.send(p.SpeechBargeInMessage(turn_id=record.turn_id))
+        else:
+            self.backchannels += 1
+            await self.send(p.SpeechBackchannelMessage(turn_id=record.turn_id))
 
     async def _on_audio_end(self) -> None:
         stream, self._audio = self._audio, None

@@ -241,6 +241,19 @@ class SpeechSegmenter:
         self.reset()
         return events
 
+    @property
+    def speech_seconds(self) -> float:
+        """How long the person has been speaking in the utterance in progress (0 when idle)."""
+        if not self._active:
+            return 0.0
+        return max(0, self._speech_end - self._speech_start) / SAMPLE_RATE
+
+    def current_audio(self) -> Audio | None:
+        """The utterance in progress so far (with its pre-roll), or ``None`` when idle."""
+        if not self._active or not self._kept:
+            return None
+        return Audio(np.concatenate(self._kept).copy(), SAMPLE_RATE)
+
     # --- the state machine --------------------------------------------------------------------
 
     def _step(self, window: np.ndarray, events: list[SegmenterEvent]) -> None:

@@ -107,5 +107,96 @@ def test_barge_in_during_the_spoken_reply(live: ServerThread):
     assert history[-1]["content"] == ack["said"] and history[-1]["interrupted"] is True
 
 
+def test_a_backchannel_goes_on_and_a_real_interruption_stops_the_reply(live: ServerThread):
+    """Open microphone while Attune speaks: "Okay." is a backchannel (signalled, no turn, the
+    reply goes on); "Wait, can I tell you something about my sister?" stops the reply and is
+    answered as the next turn."""
+    okay = speech_pcm16("Okay.", silence_s=1.0)
+    wait = speech_pcm16("Wait, can I tell you something about my sister?", silence_s=1.0)
+
+    async def speaking(client: AttuneClient, text: str) -> tuple[str, str]:
+        ref = await client.send_text(text)
+        while (event := await client.receive()).type != "audio.chunk":
+            pass
+        return ref, str(event.message["turn_id"])
+
+    async def gather(client: AttuneClient, **wanted: Any) -> dict[str, dict[str, Any]]:
+        """Receive until each named predicate has matched a message (in any order)."""
+        found: dict[str, dict[str, Any]] = {}
+        while len(found) < len(wanted):
+            message = (await client.receive(timeout=120)).message
+            for name, match in wanted.items():
+                if name not in found and match(message):
+                    found[name] = message
+        return found
+
+    async def main() -> dict[str, Any]:
+        caps = Capabilities(audio=True)
+        async with AttuneClient(live.url, capabilities=caps) as client:
+            ref1, turn1 = await speaking(client, "I lost my job and I don't know what to do next.")
+            mark = len(client.received)
+            heard = await client.send_audio(okay, mode="open", barge_in=True)
+            got = await gather(
+                client,
+                signal=lambda m: m["type"] == "speech.backchannel",
+                done1=lambda m: m["type"] == "reply.done" and m.get("ref") == ref1,
+            )
+            first = [e.message for e in client.received[mark:]]
+
+            ref2, turn2 = await speaking(client, "My sister says I should move back home.")
+            talking = asyncio.create_task(
+                client.send_audio(wait, mode="open", barge_in=True, end=False)
+            )
+            got |= await gather(client, barge=lambda m: m["type"] == "speech.barge_in")
+            await client.interrupt(turn_id=turn2, played_seconds=0.5)  # at once, as a page does
+            spoken = await talking
+            got |= await gather(
+                client,
+                cut=lambda m: m["type"] == "turn.interrupted",
+                queued=lambda m: m["type"] == "turn.queued" and m.get("ref") == spoken,
+            )
+            answer = await client.collect(spoken)
+
+            # a short "Stop." once the reply is complete but still playing: it is judged when
+            # it ends, so it is already queued as a turn when the page's interrupt arrives
+            ref3, turn3 = await speaking(client, "Thank you for listening to me today.")
+            got |= await gather(
+                client, done3=lambda m: m["type"] == "reply.done" and m.get("ref") == ref3
+            )
+            stop = asyncio.create_task(
+                client.send_audio(speech_pcm16("Stop.", 1.0), mode="open", barge_in=True)
+            )
+            got |= await gather(client, barge3=lambda m: m["type"] == "speech.barge_in")
+            await client.interrupt(turn_id=turn3, played_seconds=1.0)
+            await stop
+            got |= await gather(
+                client, cut3=lambda m: m["type"] == "turn.interrupted" and m["turn_id"] == turn3
+            )
+            return {
+                "refs": (ref1, turn1, heard, ref2, turn2, spoken),
+                "first": first,
+                "answer": answer,
+                "turn3": turn3,
+                **got,
+            }
+
+    out = run(main())
+    _, turn1, heard, _, turn2, spoken = out["refs"]
+    assert out["signal"]["turn_id"] == turn1
+    assert out["done1"]["turn_id"] == turn1
+    assert out["done1"]["data"]["result"]["interrupted"] is False
+    kinds = [m["type"] for m in out["first"]]
+    assert "speech.barge_in" not in kinds and "turn.interrupted" not in kinds
+    assert not any(m.get("ref") == heard and m["type"] == "turn.queued" for m in out["first"])
+    assert out["barge"]["turn_id"] == turn2
+    assert out["cut"]["turn_id"] == turn2
+    assert out["queued"]["ref"] == spoken
+    result = out["answer"].result
+    assert result is not None and "sister" in words(result["transcript"]["text"])
+    assert out["barge3"]["turn_id"] == out["turn3"]
+    reply3, said3 = out["done3"]["data"]["result"]["reply"], out["cut3"]["said"]
+    assert said3 and reply3.startswith(said3) and len(said3) < len(reply3)  # 1 s of it heard
+
+
 def run(coro: Any) -> Any:
     return asyncio.run(coro)

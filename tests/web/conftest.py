@@ -142,15 +142,16 @@ def _write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
         out.writeframes(pcm.tobytes())
 
 
-def _speech_file(folder: Path, name: str, silence_s: float) -> SpeechFile:
-    """espeak-ng (an independent voice, not our TTS) saying :data:`SENTENCE` at 48 kHz."""
+def _speech_file(folder: Path, name: str, silence_s: float, sentence: str = SENTENCE) -> SpeechFile:
+    """espeak-ng (an independent voice, not our TTS) saying ``sentence`` at 48 kHz, after
+    0.3 s of silence and before ``silence_s``."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (make install adds it)")
     from modalities.audio import load_audio
 
     raw = folder / f"{name}-espeak.wav"
     subprocess.run(
-        ["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(raw), SENTENCE],
+        ["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(raw), sentence],
         check=True,
         capture_output=True,
         timeout=60,
@@ -188,6 +189,19 @@ def kiosk_wav(media_dir: Path) -> SpeechFile:
 def once_wav(media_dir: Path) -> SpeechFile:
     """The sentence then 150 s of silence: one utterance per test (the loop comes back late)."""
     return _speech_file(media_dir, "once", silence_s=150.0)
+
+
+@pytest.fixture(scope="session")
+def backchannel_wav(media_dir: Path) -> SpeechFile:
+    """ "Okay." once (then 150 s of silence): a listener's backchannel."""
+    return _speech_file(media_dir, "okay", silence_s=150.0, sentence="Okay.")
+
+
+@pytest.fixture(scope="session")
+def interruption_wav(media_dir: Path) -> SpeechFile:
+    """A real interruption once (then 150 s of silence)."""
+    sentence = "Wait, can I tell you something about my sister?"
+    return _speech_file(media_dir, "wait", silence_s=150.0, sentence=sentence)
 
 
 @pytest.fixture(scope="session")

@@ -360,6 +360,48 @@ def test_open_microphone_turn_is_cut_by_the_servers_vad(open_page: Any, once_wav
     expect(page.locator("li.msg-user")).to_have_count(1)
 
 
+def _open_mic_while_speaking(page: Any) -> Any:
+    """Send the sad message, and open the microphone once the reply is playing (the fake
+    microphone's file starts when it opens)."""
+    _ready(page)
+    _send(page, SAD)
+    body = page.locator("body")
+    expect(body).to_have_attribute("data-playing", "true", timeout=TURN_MS)
+    page.get_by_role("button", name="Open microphone", exact=True).click()
+    return body
+
+
+def test_a_backchannel_while_attune_speaks_does_not_stop_it(
+    open_page: Any, backchannel_wav: Any
+) -> None:
+    """Open microphone: "Okay." while the reply plays is a backchannel: the page is told, the
+    reply plays to its end, and no turn is made of it."""
+    page = open_page("/", audio=backchannel_wav)
+    body = _open_mic_while_speaking(page)
+    expect(body).to_have_attribute("data-backchannels", "1", timeout=20_000)
+    reply = page.locator("li.msg-bot").first
+    expect(reply).to_have_attribute("data-status", "done", timeout=TURN_MS)
+    expect(body).to_have_attribute("data-playing", "false", timeout=TURN_MS)
+    assert page.locator(".note-interrupted").count() == 0
+    expect(page.locator("li.msg-user")).to_have_count(1)
+
+
+def test_a_real_interruption_while_attune_speaks_stops_it(
+    open_page: Any, interruption_wav: Any
+) -> None:
+    """Open microphone: "Wait, can I tell you something about my sister?" while the reply
+    plays stops it (with what was heard kept) and is answered as the next turn."""
+    page = open_page("/", audio=interruption_wav)
+    body = _open_mic_while_speaking(page)
+    first = page.locator("li.msg-bot").first
+    expect(first).to_have_attribute("data-status", "interrupted", timeout=20_000)
+    expect(body).to_have_attribute("data-playing", "false", timeout=5_000)
+    expect(page.locator("li.msg-user").last).to_contain_text("sister", timeout=TURN_MS)
+    expect(first.locator(".note-interrupted")).to_contain_text("You heard", timeout=TURN_MS)
+    _wait_reply_done(page)
+    assert page.get_attribute("body", "data-backchannels") is None
+
+
 def test_typing_while_attune_speaks_interrupts_it(open_page: Any) -> None:
     """Barge-in by typing: a message sent while the reply plays stops the playback at once,
     marks that reply interrupted (with what was heard) and is answered in turn."""

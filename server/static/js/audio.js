@@ -33,6 +33,8 @@ export class MicCapture extends EventTarget {
     this._onChunk = null;
     this._starting = null;
     this._flushWaiter = null;
+    /** What the browser applies to the microphone, known once it is started. */
+    this.processing = { echoCancellation: null, noiseSuppression: null, autoGainControl: null };
   }
 
   /** Whether the microphone is open. */
@@ -78,6 +80,14 @@ export class MicCapture extends EventTarget {
     } catch (error) {
       throw new Error(mediaErrorMessage(error, "microphone"));
     }
+    // what the browser actually applies (a constraint it cannot honour is silently dropped)
+    const track = stream.getAudioTracks()[0];
+    const applied = track && track.getSettings ? track.getSettings() : {};
+    this.processing = {
+      echoCancellation: applied.echoCancellation === true,
+      noiseSuppression: applied.noiseSuppression === true,
+      autoGainControl: applied.autoGainControl === true,
+    };
     try {
       if (!this._ctx) {
         this._ctx = new AudioContext({ latencyHint: "interactive" });

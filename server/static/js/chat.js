@@ -153,6 +153,7 @@ const ui = {
   turns: [], // every turn record, in order
   byTurnId: new Map(),
   interrupted: new Set(), // turn ids whose audio must no longer play
+  backchannels: 0, // "mm-hmm"s heard while Attune spoke (a signal, not an interruption)
 };
 
 /** A turn as the page tracks it. */
@@ -683,9 +684,15 @@ function onMessage(msg) {
       finishTurn(turn);
       break;
     }
-    case "speech.started": {
-      // open microphone: the user started talking; stop Attune at once
-      if (player.playing) bargeIn();
+    case "speech.barge_in": {
+      // open microphone: the server heard a real interruption (not "mm-hmm"); stop Attune now
+      bargeIn();
+      break;
+    }
+    case "speech.backchannel": {
+      // "mm-hmm", "okay" while Attune speaks: the person is following; the reply goes on
+      ui.backchannels += 1;
+      document.body.dataset.backchannels = String(ui.backchannels);
       break;
     }
     case "face.reading":
@@ -985,7 +992,16 @@ async function toggleOpenMic() {
     return;
   }
   conn.startAudio({ mode: "open", bargeIn: true });
-  setHint("The microphone is open: just talk. Turn it off when you're done.", "info");
+  if (mic.processing.echoCancellation === false) {
+    // Attune's own voice could reach the microphone and sound like the person talking
+    setHint(
+      "The microphone is open, but this browser does not cancel echo: use headphones, or " +
+        "Attune may hear itself.",
+      "warning"
+    );
+  } else {
+    setHint("The microphone is open: just talk. Turn it off when you're done.", "info");
+  }
   setMicIndicator();
   updateState();
 }

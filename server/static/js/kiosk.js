@@ -271,12 +271,19 @@ function onMessage(conn, msg) {
     case "speech.started":
       engage();
       kiosk.speakingSince = performance.now();
+      break;
+    case "speech.barge_in":
+      // a real interruption (not "mm-hmm"): stop at once and tell the server how much was heard
       if (player.playing || kiosk.videoPlaying) {
-        // barge-in: stop at once and tell the server how much was heard
         const turnId = player.turnId || kiosk.replyTurn;
         const played = stopReply();
         conn.interrupt({ turnId, playedSeconds: played });
       }
+      break;
+    case "speech.backchannel":
+      // the visitor is following ("mm-hmm", "okay"): the reply goes on
+      kiosk.backchannels = (kiosk.backchannels || 0) + 1;
+      document.body.dataset.backchannels = String(kiosk.backchannels);
       break;
     case "turn.queued":
       engage();
