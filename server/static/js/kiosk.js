@@ -178,6 +178,12 @@ async function begin({ engaged }) {
         render();
         return;
       }
+      if (mic.processing.echoCancellation === false) {
+        // for whoever sets the kiosk up: its own voice may come back through the microphone
+        kiosk.errorText =
+          "This browser does not cancel echo: the kiosk may hear itself. Use a headset, or a " +
+          "browser with echo cancellation.";
+      }
       try {
         await kiosk.conn.connect(); // the "session" listener opens the audio stream
       } catch {
