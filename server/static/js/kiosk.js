@@ -68,6 +68,7 @@ const kiosk = {
   videoPlaying: false,
   lastActivity: performance.now(),
   errorText: "",
+  echoWarning: "", // set when the browser cannot cancel echo
   starting: null,
 };
 
@@ -96,6 +97,9 @@ function render() {
   let text = STATUS_TEXT[state];
   if (state === "error") text = kiosk.errorText;
   if (state === "attract" && kiosk.active) text = "Say hello — I'm listening";
+  if (kiosk.echoWarning && (state === "attract" || state === "listening")) {
+    text = `${text}. ${kiosk.echoWarning}`;
+  }
   if (ui.status.textContent !== text) ui.status.textContent = text;
   ui.start.hidden = kiosk.active;
   ui.hint.hidden = !kiosk.active;
@@ -180,9 +184,8 @@ async function begin({ engaged }) {
       }
       if (mic.processing.echoCancellation === false) {
         // for whoever sets the kiosk up: its own voice may come back through the microphone
-        kiosk.errorText =
-          "This browser does not cancel echo: the kiosk may hear itself. Use a headset, or a " +
-          "browser with echo cancellation.";
+        kiosk.echoWarning =
+          "This browser does not cancel echo: I may hear myself. A headset helps.";
       }
       try {
         await kiosk.conn.connect(); // the "session" listener opens the audio stream
