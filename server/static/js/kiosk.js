@@ -98,7 +98,7 @@ function render() {
   if (state === "error") text = kiosk.errorText;
   if (state === "attract" && kiosk.active) text = "Say hello — I'm listening";
   if (kiosk.echoWarning && (state === "attract" || state === "listening")) {
-    text = `${text}. ${kiosk.echoWarning}`;
+    text = `${text.replace(/[.…]+$/, "")}. ${kiosk.echoWarning}`;
   }
   if (ui.status.textContent !== text) ui.status.textContent = text;
   ui.start.hidden = kiosk.active;
