@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modalities.types import Audio
+from modalities.types import Audio, Transcript
 
 if TYPE_CHECKING:
     from agent.llm.base import LLM
@@ -37,6 +37,9 @@ class TurnMedia:
 
     audio: Audio | None = None
     image: np.ndarray | bytes | None = None
+    #: What was said in ``audio``, when it was already recognised while the person spoke
+    #: (live partial recognition): the turn then does not transcribe it again.
+    transcript: Transcript | None = None
 
 
 @dataclass

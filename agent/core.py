@@ -25,7 +25,14 @@ from agent.settings import AttuneSettings
 from agent.state import AttuneState, new_turn_input
 from modalities.errors import InputError
 from modalities.text.base import Embedder, TextEmotionRecognizer
-from modalities.types import Audio, ChatMessage, SessionInfo, TurnEvent, TurnResult
+from modalities.types import (
+    Audio,
+    ChatMessage,
+    SessionInfo,
+    Transcript,
+    TurnEvent,
+    TurnResult,
+)
 from strategies.base import StrategyPlanner
 from strategies.taxonomy import Strategy, normalize_strategy
 
@@ -214,6 +221,7 @@ class Attune:
         video: bool = False,
         cancel: threading.Event | None = None,
         strategy: Strategy | str | None = None,
+        transcript: Transcript | None = None,
     ) -> Iterator[TurnEvent]:
         """Run one turn, yielding its events as they happen (see :class:`TurnEvent`).
 
@@ -238,6 +246,9 @@ class Attune:
         ``strategy`` imposes this turn's support strategy (any spelling of the 8 ESConv names)
         instead of the planner's: evaluation with the gold strategy, studies of one strategy.
         The crisis reply still overrides it.
+
+        ``transcript`` is what was said in ``audio`` when it was already recognised (as the
+        server does while the person speaks): the turn uses it instead of transcribing again.
         """
         given = None
         if strategy is not None:
@@ -248,7 +259,12 @@ class Attune:
         if text is None and audio is None:
             raise InputError("empty_turn", "a turn needs text or audio")
         text = None if text is None else validate_text(text, self.settings.chat.max_input_chars)
-        media = TurnMedia(audio=self._audio(audio), image=self._image(image))
+        decoded = self._audio(audio)
+        media = TurnMedia(
+            audio=decoded,
+            image=self._image(image),
+            transcript=transcript if decoded is not None else None,
+        )
         session_id = validate_session_id(new_session_id() if session_id is None else session_id)
         inputs = [
             kind
@@ -363,11 +379,12 @@ class Attune:
         finally:
             worker.join()
 
-    def transcribe(self, audio: Audio) -> str:
-        """What was said in ``audio``, by the ``asr`` backend, outside any turn (the server reads
-        speech heard while Attune speaks, to tell a backchannel from an interruption). Nothing
-        is stored or logged."""
-        return self.context.asr.transcribe(audio).text
+    def transcribe(self, audio: Audio) -> Transcript:
+        """What was said in ``audio``, by the ``asr`` backend, outside any turn: the server
+        recognises open-microphone speech as it arrives (live transcripts; a backchannel told
+        from an interruption) and may hand the last result to the turn (``transcript=``).
+        Nothing is stored or logged."""
+        return self.context.asr.transcribe(audio)
 
     def truncate_reply(self, session_id: str, turn_id: str, said: str) -> bool:
         """Record that only ``said`` of turn ``turn_id``'s reply reached the user (barge-in

@@ -163,6 +163,11 @@ class SpeechSettings(BaseModel):
     #: and its transcript is not a backchannel ("mm-hmm", "yeah", "okay", a cough or laugh:
     #: ``modalities/speech/backchannel.py``); a backchannel is kept as a signal instead.
     barge_in_min_ms: int = Field(default=600, ge=0, le=5000)
+    #: Open microphone: recognise the utterance while it is spoken and stream
+    #: ``transcript.partial`` to the page, every ``partial_interval_ms`` of new speech and once
+    #: the person pauses; the last one, if it covers all the speech, is the turn's transcript.
+    partial_transcripts: bool = True
+    partial_interval_ms: int = Field(default=700, ge=200, le=10000)
     #: Longest audio accepted for one turn; longer input is an error (not silently cut).
     max_turn_seconds: float = Field(default=120.0, gt=0)
     #: Longest single utterance the segmenter emits before it cuts.

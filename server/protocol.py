@@ -248,6 +248,16 @@ class SpeechStartedMessage(_ServerMessage):
     at: float
 
 
+class TranscriptPartialMessage(_ServerMessage):
+    """Open microphone: what the person has said so far in the utterance in progress
+    (``ref``: the audio stream's), recognised again as it grows; the turn's ``perception``
+    brings the final transcript."""
+
+    type: Literal["transcript.partial"] = "transcript.partial"
+    ref: str | None = None
+    text: str
+
+
 class SpeechBargeInMessage(_ServerMessage):
     """Open microphone: what the person said while Attune was speaking is an interruption
     (long enough, and not a backchannel). The turn in flight is stopped; a page still playing
@@ -300,6 +310,7 @@ ServerMessage = (
     | AvatarVideo
     | TurnInterrupted
     | SpeechStartedMessage
+    | TranscriptPartialMessage
     | SpeechBargeInMessage
     | SpeechBackchannelMessage
     | FaceReadingMessage

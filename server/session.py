@@ -74,6 +74,8 @@ class TurnRequest:
     text: str | None = None
     audio: Audio | None = None
     image: np.ndarray | None = None
+    #: The audio's transcript when it was recognised while the person spoke.
+    transcript: Any = None
 
 
 @dataclass
@@ -166,8 +168,26 @@ class _AudioStream:
         self.segmenter = segmenter
         #: Set once the push buffer overflowed: frames are dropped until ``user.audio.end``.
         self.discarding = False
-        #: Speech heard while Attune was speaking, until it is judged (see ``_judge_speech``).
+        #: Speech heard while Attune was speaking, until it is judged (see ``_judge``).
         self.overlap: _Overlap | None = None
+        #: Live recognition of the utterance in progress: the task running (one at a time),
+        #: the speech length when it was started, and the last result with the stream time
+        #: up to which it covers the speech.
+        self.partial_task: asyncio.Task[None] | None = None
+        self.partial_from = 0.0
+        self.partial: tuple[float, Any] | None = None
+        self.partial_sent = ""
+        #: Utterances finished in this stream: a recognition started for an earlier one is
+        #: not shown or used once its utterance is over.
+        self.utterances = 0
+        self.partial_end = -1.0
+
+
+def _judgement(text: str) -> str:
+    """``backchannel`` or ``barge_in`` for what was heard while Attune spoke."""
+    from modalities.speech.backchannel import is_backchannel
+
+    return "backchannel" if is_backchannel(text) else "barge_in"
 
 
 class _Overlap:
@@ -492,6 +512,7 @@ class Connection:
                     session_id,
                     audio=request.audio,
                     image=request.image,
+                    transcript=request.transcript,
                     speak=self.capabilities.audio,
                     avatar=self.capabilities.avatar,
                     video=self.capabilities.video,
@@ -734,12 +755,20 @@ class Connection:
                         await self._decide(stream.overlap, "barge_in")
                 continue
             overlap, stream.overlap = stream.overlap, None
+            transcript = await self._final_partial(stream, event)
             if overlap is not None and overlap.decision != "barge_in":
                 # the whole utterance decides (a backchannel can turn into a real interruption)
-                await self._decide(overlap, await self._judge(event.audio))
+                if transcript is not None:
+                    decision = _judgement(transcript.text)
+                else:
+                    decision = await self._judge(event.audio)
+                await self._decide(overlap, decision)
                 if overlap.decision == "backchannel":
                     continue  # a signal, not a turn
-            await self._enqueue(TurnRequest(ref=stream.start.ref, audio=event.audio))
+            await self._enqueue(
+                TurnRequest(ref=stream.start.ref, audio=event.audio, transcript=transcript)
+            )
+        self._maybe_partial(stream)
         overlap = stream.overlap
         if overlap is None or overlap.decision == "barge_in" or stream.segmenter is None:
             return
@@ -750,6 +779,65 @@ class Connection:
             if audio is not None:
                 overlap.judged_at = spoken
                 await self._decide(overlap, await self._judge(audio))
+
+    # --- live transcripts ---------------------------------------------------------------------
+
+    def _maybe_partial(self, stream: _AudioStream) -> None:
+        """Recognise the utterance in progress again when it has grown by
+        ``partial_interval_ms`` of speech, or once the person pauses (so that the result is
+        ready when the pause ends the utterance). One recognition at a time per stream."""
+        segmenter = stream.segmenter
+        speech = self.settings.speech
+        if not speech.partial_transcripts or segmenter is None or stream.partial_task is not None:
+            return
+        spoken = float(segmenter.speech_seconds)
+        if spoken < self.settings.speech.min_speech_ms / 1000:
+            return
+        end = float(segmenter.speech_end_seconds)
+        covered = stream.partial[0] if stream.partial is not None else -1.0
+        grew = spoken - stream.partial_from >= speech.partial_interval_ms / 1000
+        paused = float(segmenter.pause_seconds) >= 0.2 and covered < end
+        if not (grew or paused):
+            return
+        audio = segmenter.current_audio()
+        if audio is None:
+            return
+        stream.partial_from = spoken
+        stream.partial_end = end
+        stream.partial_task = asyncio.create_task(
+            self._partial(stream, audio, end, stream.utterances)
+        )
+
+    async def _partial(self, stream: _AudioStream, audio: Audio, end: float, index: int) -> None:
+        try:
+            heard = await asyncio.to_thread(self.server.bot.transcribe, audio)
+        except Exception:  # a failed live recognition costs only the live text
+            log.warning("live recognition failed; the turn transcribes the utterance itself")
+            return
+        finally:
+            stream.partial_task = None
+        if index != stream.utterances:
+            return  # its utterance is over (the turn transcribed it)
+        stream.partial = (end, heard)
+        text = heard.text.strip()
+        if text and text != stream.partial_sent and stream is self._audio:
+            stream.partial_sent = text
+            await self.send(p.TranscriptPartialMessage(ref=stream.start.ref, text=text))
+
+    async def _final_partial(self, stream: _AudioStream, utterance: Any) -> Any:
+        """The transcript of a finished utterance, if live recognition covered all its speech
+        (waiting for a recognition of it still running); else ``None`` (the turn transcribes)."""
+        end = float(getattr(utterance, "speech_end", 0.0))
+        task = stream.partial_task
+        if task is not None and abs(stream.partial_end - end) <= 1e-6:
+            await asyncio.shield(task)  # it recognises all of this utterance: nearly done
+        partial, stream.partial = stream.partial, None
+        stream.utterances += 1
+        stream.partial_from = 0.0
+        stream.partial_sent = ""
+        if partial is None or utterance.ended_by == "max_length" or abs(partial[0] - end) > 1e-6:
+            return None
+        return partial[1]
 
     def _speaking(self) -> TurnRecord | None:
         """The turn Attune is answering or whose reply may still be playing, if any."""
@@ -764,16 +852,14 @@ class Connection:
         """``backchannel`` or ``barge_in`` for speech heard while Attune spoke. Nothing of what
         was said is kept or logged; a recogniser failure counts as an interruption (yield to
         the person)."""
-        from modalities.speech.backchannel import is_backchannel
-
         try:
-            text = await asyncio.to_thread(self.server.bot.transcribe, audio)
+            heard = await asyncio.to_thread(self.server.bot.transcribe, audio)
         except Exception:
             log.warning(
                 "could not transcribe speech heard during a reply; treating it as an interruption"
             )
             return "barge_in"
-        return "backchannel" if is_backchannel(text) else "barge_in"
+        return _judgement(heard.text)
 
     async def _decide(self, overlap: _Overlap, decision: str) -> None:
         """Act on a judgement: an interruption stops the reply (the page stops playing it and

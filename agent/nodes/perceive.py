@@ -25,7 +25,8 @@ def _ms(start: float) -> float:
 
 
 def perceive_speech(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
-    """Transcribe the utterance and read its prosody; the transcript joins the typed text.
+    """Transcribe the utterance (unless the turn brings its transcript, recognised while the
+    person spoke) and read its prosody; the transcript joins the typed text.
 
     Prosody is normalised against this speaker's earlier turns (``prosody_baseline``), which
     this node updates. A turn whose audio holds no recognisable speech and that has no typed
@@ -36,7 +37,10 @@ def perceive_speech(state: AttuneState, runtime: Runtime[AttuneContext]) -> Attu
     if audio is None:  # routed here only with audio; guard for direct calls
         return {}
     start = time.perf_counter()
-    transcript = ctx.asr.transcribe(audio)
+    if ctx.media.transcript is not None:  # recognised live while the person spoke
+        transcript = ctx.media.transcript
+    else:
+        transcript = ctx.asr.transcribe(audio)
     asr_ms = _ms(start)
     typed = state.get("user_text")
     heard = transcript.text.strip()

@@ -71,6 +71,8 @@ class Utterance:
     ended_by: str = "silence"
     #: The turn detector's probability of a finished turn at the pause that ended it, if asked.
     turn_probability: float | None = None
+    #: Where the last speech of the utterance ended (seconds in the stream).
+    speech_end: float = 0.0
 
 
 SegmenterEvent = SpeechStarted | Utterance
@@ -248,6 +250,18 @@ class SpeechSegmenter:
             return 0.0
         return max(0, self._speech_end - self._speech_start) / SAMPLE_RATE
 
+    @property
+    def speech_end_seconds(self) -> float:
+        """Where the last speech heard ended (seconds in the stream)."""
+        return self._speech_end / SAMPLE_RATE
+
+    @property
+    def pause_seconds(self) -> float:
+        """How long the utterance in progress has been silent since its last speech."""
+        if not self._active:
+            return 0.0
+        return max(0, self._position - self._speech_end) / SAMPLE_RATE
+
     def current_audio(self) -> Audio | None:
         """The utterance in progress so far (with its pre-roll), or ``None`` when idle."""
         if not self._active or not self._kept:
@@ -341,6 +355,7 @@ class SpeechSegmenter:
                     end=(self._audio_start + audio.size) / SAMPLE_RATE,
                     ended_by=ended_by,
                     turn_probability=self._turn_asked,
+                    speech_end=self._speech_end / SAMPLE_RATE,
                 )
             )
         self._active = False

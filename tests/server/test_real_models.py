@@ -198,5 +198,32 @@ def test_a_backchannel_goes_on_and_a_real_interruption_stops_the_reply(live: Ser
     assert said3 and reply3.startswith(said3) and len(said3) < len(reply3)  # 1 s of it heard
 
 
+def test_open_microphone_streams_live_transcripts_and_the_turn_reuses_the_last(
+    live: ServerThread,
+):
+    """While the person speaks, ``transcript.partial`` grows with what they said; the last one,
+    made during the pause, is the turn's transcript (the turn does not transcribe again)."""
+    pcm = speech_pcm16(silence_s=1.5)
+
+    async def main() -> tuple[list[str], TurnOutcome, list[str]]:
+        async with AttuneClient(live.url) as client:
+            ref = await client.send_audio(pcm, mode="open", end=False)
+            outcome = await client.collect(ref)
+            kinds = [e.type for e in client.received]
+            partials = [
+                str(e.message["text"]) for e in client.received if e.type == "transcript.partial"
+            ]
+            return partials, outcome, kinds
+
+    partials, outcome, kinds = run(main())
+    assert len(partials) >= 2, partials
+    assert kinds.index("transcript.partial") < kinds.index("turn.queued")
+    assert {"lost", "job"} <= set(words(partials[-1]))
+    result = outcome.result
+    assert result is not None
+    assert result["transcript"]["text"].strip() == partials[-1]
+    assert result["timings_ms"]["asr"] < 5  # reused, not transcribed again
+
+
 def run(coro: Any) -> Any:
     return asyncio.run(coro)

@@ -402,6 +402,22 @@ def test_a_real_interruption_while_attune_speaks_stops_it(
     assert page.get_attribute("body", "data-backchannels") is None
 
 
+def test_live_transcript_appears_while_the_person_speaks(open_page: Any, once_wav: Any) -> None:
+    """Open microphone: the words appear in a live bubble while the fake microphone speaks,
+    and that bubble becomes the message once the turn is heard."""
+    page = open_page("/", audio=once_wav)
+    _ready(page)
+    page.get_by_role("button", name="Open microphone", exact=True).click()
+    live = page.locator("li.msg-live")
+    expect(live).to_contain_text(re.compile("lost|job", re.IGNORECASE), timeout=15_000)
+    assert page.locator("li.msg-bot").count() == 0  # still speaking: no reply yet
+    message = page.locator("li.msg-user").first
+    expect(message).not_to_have_class(re.compile("msg-live"), timeout=TURN_MS)
+    expect(message).to_contain_text("job")
+    expect(page.locator("li.msg-user")).to_have_count(1)
+    _wait_reply_done(page)
+
+
 def test_typing_while_attune_speaks_interrupts_it(open_page: Any) -> None:
     """Barge-in by typing: a message sent while the reply plays stops the playback at once,
     marks that reply interrupted (with what was heard) and is answered in turn."""

@@ -154,6 +154,7 @@ const ui = {
   byTurnId: new Map(),
   interrupted: new Set(), // turn ids whose audio must no longer play
   backchannels: 0, // "mm-hmm"s heard while Attune spoke (a signal, not an interruption)
+  live: null, // the open microphone's live transcript bubble: {item, body}
 };
 
 /** A turn as the page tracks it. */
@@ -277,7 +278,39 @@ function addUserBubble(turn, text) {
   scrollToEnd();
 }
 
+/** Open microphone: what the person has said so far, in a bubble that becomes their message. */
+function showLiveTranscript(text) {
+  if (!ui.live) {
+    const body = el("p", { class: "bubble-text" });
+    const item = el(
+      "li",
+      { class: "msg msg-user msg-live", dataset: { kind: "open" }, "aria-live": "polite" },
+      el("span", { class: "visually-hidden", text: "You are saying: " }),
+      el("div", { class: "bubble" }, body)
+    );
+    els.log.append(item);
+    els.emptyHint.hidden = true;
+    ui.live = { item, body };
+  }
+  ui.live.body.textContent = text;
+  scrollToEnd();
+}
+
+function dropLiveTranscript() {
+  if (ui.live) ui.live.item.remove();
+  ui.live = null;
+}
+
 function setUserText(turn, text) {
+  if (!turn.userText && ui.live && turn.kind === "open") {
+    // the live bubble becomes the message, with the final transcript
+    turn.userItem = ui.live.item;
+    turn.userText = ui.live.body;
+    turn.userItem.classList.remove("msg-live");
+    turn.userItem.removeAttribute("aria-live");
+    turn.userItem.querySelector(".visually-hidden").textContent = "You said: ";
+    ui.live = null;
+  }
   if (!turn.userText) addUserBubble(turn, null);
   turn.userText.textContent = text;
   turn.userText.classList.remove("placeholder");
@@ -689,8 +722,13 @@ function onMessage(msg) {
       bargeIn();
       break;
     }
+    case "transcript.partial": {
+      if (ui.micMode === "open" && typeof msg.text === "string") showLiveTranscript(msg.text);
+      break;
+    }
     case "speech.backchannel": {
       // "mm-hmm", "okay" while Attune speaks: the person is following; the reply goes on
+      dropLiveTranscript();
       ui.backchannels += 1;
       document.body.dataset.backchannels = String(ui.backchannels);
       break;

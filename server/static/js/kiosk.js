@@ -281,6 +281,10 @@ function onMessage(conn, msg) {
       engage();
       kiosk.speakingSince = performance.now();
       break;
+    case "transcript.partial":
+      // the visitor's words as they speak; the turn's transcript replaces them
+      if (typeof msg.text === "string") setCaption("user", msg.text.trim());
+      break;
     case "speech.barge_in":
       // a real interruption (not "mm-hmm"): stop at once and tell the server how much was heard
       if (player.playing || kiosk.videoPlaying) {
