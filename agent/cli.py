@@ -315,6 +315,10 @@ def cmd_backends(args: argparse.Namespace, settings: AttuneSettings) -> int:
         for name, spec in sorted(table.items()):
             mark = "*" if chosen.get(role) == name else " "
             extra = f" [attune[{spec.extra}]]" if spec.extra else ""
+            absent = registry.missing(spec)
+            if absent:
+                hint = f"pip install 'attune[{spec.extra}]'" if spec.extra else "pip install"
+                extra += f" (not installed: {', '.join(absent)}; {hint})"
             print(f"  {mark} {name:<16} {spec.description}{extra}")
     return 0
 

@@ -9,6 +9,7 @@ Adding a backend: write a class with ``from_settings(settings)`` in the role's p
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -39,7 +40,9 @@ class BackendSpec:
     target: str  # "package.module:ClassName"
     description: str
     extra: str | None = None  # the attune[extra] that provides its dependencies
-    requires: tuple[str, ...] = ()  # top-level modules it imports
+    #: Top-level modules it imports that a default install may lack: ``attune backends`` says
+    #: which backends cannot run here (:func:`missing`), without importing them.
+    requires: tuple[str, ...] = ()
 
 
 REGISTRY: dict[str, dict[str, BackendSpec]] = {
@@ -173,6 +176,11 @@ def spec(role: str, name: str) -> BackendSpec:
         return REGISTRY[role][name]
     except KeyError:
         raise UnknownBackendError(role, name, names(role)) from None
+
+
+def missing(entry: BackendSpec) -> list[str]:
+    """The modules of ``entry.requires`` that are not installed (found without importing)."""
+    return [m for m in entry.requires if importlib.util.find_spec(m) is None]
 
 
 def backend_class(role: str, name: str) -> type[Any]:

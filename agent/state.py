@@ -25,10 +25,6 @@ from modalities.types import (
 )
 from strategies.taxonomy import Strategy
 
-#: What a turn can carry; raw audio and images travel in the per-turn runtime context
-#: (:class:`agent.context.TurnMedia`), never in the state, so they are never checkpointed.
-InputKind = str  # "text" | "audio" | "image"
-
 
 def merge_timings(old: dict[str, float] | None, new: dict[str, float] | None) -> dict[str, float]:
     """Reducer for per-node timings: ``None`` resets (a new turn), a dict adds entries."""

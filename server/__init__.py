@@ -1,1 +1,1 @@
-"""The websocket server (built by the server issue; empty until then)."""
+"""The websocket server: the protocol, the connections, the HTTP pages, the session store."""

@@ -173,18 +173,6 @@ class TurnQueued(_ServerMessage):
     position: int
 
 
-TurnEventType = Literal[
-    "perception",
-    "safety",
-    "crisis",
-    "appraisal",
-    "strategy",
-    "reply.delta",
-    "reply.done",
-    "avatar.cues",
-]
-
-
 class TurnEventMessage(_ServerMessage):
     """One event of a turn, forwarded from :meth:`agent.Attune.stream_turn` as it happens.
 

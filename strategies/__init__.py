@@ -1,4 +1,4 @@
-"""ESConv emotional-support strategies: taxonomy, planners, and (later) bias metrics.
+"""ESConv emotional-support strategies: taxonomy, planners, preference-bias metrics and study.
 
 Plain domain code: no graph, transport or model-runtime imports at package import time.
 """

@@ -36,7 +36,7 @@ import numpy as np
 
 from modalities.errors import ConfigError, ModelNotFoundError
 from strategies.base import PlanningContext, StrategyPlanner, normalise
-from strategies.metrics import confusion_matrix, macro_f1, preference, preference_bias
+from strategies.metrics import macro_f1, preference, preference_bias
 from strategies.taxonomy import STRATEGIES, Strategy
 
 if TYPE_CHECKING:
@@ -251,12 +251,3 @@ def with_correction(
         logger.warning("%s; running it uncorrected", message)
         return planner
     return BiasCorrectedPlanner(planner, adjustment)
-
-
-def correction_counts(gold: Sequence[Strategy], pred: Sequence[Strategy]) -> dict[str, float]:
-    """Q and B of aligned predictions (a small helper for reports)."""
-    counts = confusion_matrix(gold, pred)
-    return {
-        "Q": round(macro_f1(counts) * 100, 4),
-        "B": round(preference_bias(preference(counts)), 4),
-    }

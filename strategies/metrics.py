@@ -138,10 +138,6 @@ def preference_bias(p: np.ndarray | Sequence[float]) -> float:
     return float(np.std(np.asarray(p, dtype=np.float64)))
 
 
-def _by_strategy(values: np.ndarray, digits: int = 4) -> dict[str, float]:
-    return {s.value: round(float(v), digits) for s, v in zip(STRATEGIES, values, strict=True)}
-
-
 @dataclass(frozen=True)
 class StrategyReport:
     """All the metrics of one evaluation. F1 figures are percentages; shares are fractions."""

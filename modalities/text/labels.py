@@ -18,7 +18,7 @@ Derivation (documented in docs/ARCHITECTURE.md, used by every text-emotion backe
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from modalities.types import TextEmotion
 
@@ -104,8 +104,3 @@ def build_text_emotion(
 
 def _clip(value: float, low: float, high: float) -> float:
     return round(min(max(value, low), high), 4)
-
-
-def labels_from_ids(ids: Sequence[int]) -> list[str]:
-    """GoEmotions label names for integer ids (as in the data set's TSV files)."""
-    return [GOEMOTIONS_LABELS[i] for i in ids]
