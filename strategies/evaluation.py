@@ -92,6 +92,15 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save(plt: Any, fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def plot_preferences(report: StrategyReport, path: Path, title: str = "") -> Path:
     """A bar chart of the preferences ``p_i`` against the line ``p = 1``, saved to ``path``.
 
@@ -113,12 +122,7 @@ def plot_preferences(report: StrategyReport, path: Path, title: str = "") -> Pat
     heading = f"Q = {report.q:.2f}   B = {report.bias:.3f}   n = {report.n}"
     ax.set_title(f"{title}\n{heading}" if title else heading, fontsize=10)
     ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_study_preferences(cells: Sequence[dict[str, Any]], path: Path) -> Path:
@@ -160,12 +164,7 @@ def plot_study_preferences(cells: Sequence[dict[str, Any]], path: Path) -> Path:
     ax.set_ylim(0, top * 1.08)
     ax.legend(fontsize=7, ncol=2)
     ax.set_title("Preference per strategy, 95 % bootstrap intervals over dialogues", fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_q_vs_b(cells: Sequence[dict[str, Any]], path: Path) -> Path:
@@ -197,9 +196,4 @@ def plot_q_vs_b(cells: Sequence[dict[str, Any]], path: Path) -> Path:
     ax.set_title("Q against B, 95 % bootstrap intervals", fontsize=10)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)

@@ -86,12 +86,13 @@ def test_predictions_file_scored_with_intervals_over_its_dialogues(tmp_path: Pat
         "100",
         "--rounds",
         "100",
-        "--no-plots",
     )
     report = json.loads((tmp_path / "report" / "study.json").read_text())
     assert report["cells"][0]["ci"]["clusters"] == 12
     assert report["cells"][0]["unit"].startswith("situation")
     assert report["paired"][0]["Q"]["difference"] == 0.0  # a file against itself
+    for plot in ("preferences.png", "q_vs_b.png"):
+        assert (tmp_path / "report" / plot).read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.fixture

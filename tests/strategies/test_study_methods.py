@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -17,19 +19,11 @@ from strategies.planners.llm import (
 )
 from strategies.taxonomy import Strategy
 from tests.fakes import FakeLLM, FakePlanner
+from tests.strategies.test_llm_planner import CONTEXT as BASE_CONTEXT
 
-CONTEXT = PlanningContext(
-    dialogue=[
-        ("supporter", "Hi, how can I help?"),
-        ("seeker", "My exam went badly."),
-        ("supporter", "That must be hard."),
-        ("seeker", "I studied for weeks."),
-        ("seeker", "And still failed."),
-    ],
-    previous_strategies=[Strategy.QUESTION, Strategy.REFLECTION],
-    situation="failed an exam",
-    emotion_type="sadness",
-    problem_type="academic pressure",
+#: The LLM planner tests' context, with the seeker's last block two messages long.
+CONTEXT = dataclasses.replace(
+    BASE_CONTEXT, dialogue=[*BASE_CONTEXT.dialogue, ("seeker", "And still failed.")]
 )
 
 
