@@ -1,4 +1,5 @@
-"""Voice and face commands: ``attune say``, ``attune transcribe``, ``attune perceive``.
+"""Voice and face commands: ``attune say``, ``attune transcribe``, ``attune perceive``,
+``attune eval turns``.
 
 Importing this module stays cheap (argparse only); handlers import what they need.
 """
@@ -40,6 +41,37 @@ def register(groups: Any) -> None:
     pe.add_argument("--audio", type=Path, help="what the person said (audio file)")
     pe.add_argument("--json", action="store_true", help="every reading as one JSON object")
     pe.set_defaults(handler=cmd_perceive)
+
+    turns = groups.eval.add_parser(
+        "turns",
+        help="end of turn: false cut-offs at mid-thought pauses, delay after finished turns",
+    )
+    turns.add_argument("--json", type=Path, dest="json_out", help="write the figures here")
+    turns.set_defaults(handler=cmd_eval_turns)
+
+
+def cmd_eval_turns(args: argparse.Namespace, settings: Any) -> int:
+    """Both end-of-turn rules over the project's spoken test turns (``agent/turn_eval.py``)."""
+    from agent.commands import write_json
+    from agent.turn_eval import evaluate_turns
+
+    results = evaluate_turns(settings)
+    for rule in ("silence", "smart_turn"):
+        r = results.get(rule)
+        if r is None:
+            print(f"{rule}: not installed")
+            continue
+        delay = r["end_of_turn_delay_ms"] or {}
+        print(
+            f"{rule:<10} false cut-offs {r['false_cut_offs']}/{r['unfinished_turns']} "
+            f"({r['false_cut_off_rate']:.0%}); end-of-turn delay p50 {delay.get('p50')} ms, "
+            f"p95 {delay.get('p95')} ms; within 300 ms {r['within_300_ms']:.0%}; "
+            f"finished turns never ended {r['finished_never_ended']}"
+        )
+    if args.json_out:
+        write_json(args.json_out, results)
+        print(f"wrote {args.json_out}")
+    return 0
 
 
 def _read(path: Path) -> bytes:
