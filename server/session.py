@@ -791,7 +791,7 @@ class Connection:
         if not speech.partial_transcripts or segmenter is None or stream.partial_task is not None:
             return
         spoken = float(segmenter.speech_seconds)
-        if spoken < self.settings.speech.min_speech_ms / 1000:
+        if spoken < speech.min_speech_ms / 1000:
             return
         end = float(segmenter.speech_end_seconds)
         covered = stream.partial[0] if stream.partial is not None else -1.0

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.commands import esconv_file, write_json
-from modalities.errors import ConfigError, InputError
+from modalities.errors import InputError
 
 if TYPE_CHECKING:
     from agent.cli import CommandGroups
@@ -197,7 +197,8 @@ def cmd_study_bias(args: argparse.Namespace, settings: AttuneSettings) -> int:
     finally:
         if cache is not None:
             cache.close()
-    _write(out, report, runs, plots=not args.no_plots)
+    title = f"Strategy-bias study: {report['data']}, {report['turns']} turns"
+    _write(out, report, runs, plots=not args.no_plots, title=title)
     asked = sum(r.asked for r in runs)
     cached = sum(r.cached for r in runs)
     print(f"LLM answers: {asked} asked, {cached} from the cache")
@@ -361,15 +362,13 @@ def _replies(
     )
 
 
-def _write(out: Path, report: dict[str, Any], runs: list[CellRun], *, plots: bool) -> None:
-    from strategies.study import markdown_table, paired_table, preference_table, released_rows
+def _tables(report: dict[str, Any], *, title: str, against: str) -> str:
+    """The report as Markdown tables: the cells, their preferences, the paired tests, the
+    replies' adherence (``table.md``, and what the command prints)."""
+    from strategies.study import markdown_table, paired_table, preference_table
 
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "study.json", report)
-    for run in runs:
-        write_json(out / "predictions" / f"{run.cell.slug}.json", released_rows(run))
     text = [
-        f"# Strategy-bias study: {report.get('data', '')}, {report.get('turns', '')} turns",
+        f"# {title}",
         "",
         "95 % bootstrap intervals over dialogues in brackets.",
         "",
@@ -380,7 +379,7 @@ def _write(out: Path, report: dict[str, Any], runs: list[CellRun], *, plots: boo
         preference_table(report["cells"]),
     ]
     if report.get("paired"):
-        text += ["", "## Paired tests against direct", "", paired_table(report["paired"])]
+        text += ["", f"## Paired tests against {against}", "", paired_table(report["paired"])]
     if report.get("replies"):
         from strategies.study import replies_table
 
@@ -390,8 +389,27 @@ def _write(out: Path, report: dict[str, Any], runs: list[CellRun], *, plots: boo
             "",
             replies_table(report["replies"]),
         ]
-    (out / "table.md").write_text("\n".join(text) + "\n", encoding="utf-8")
-    print("\n".join(text))
+    return "\n".join(text)
+
+
+def _write(
+    out: Path,
+    report: dict[str, Any],
+    runs: list[CellRun],
+    *,
+    plots: bool,
+    title: str,
+    against: str = "direct",
+) -> None:
+    from strategies.study import released_rows
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "study.json", report)
+    for run in runs:
+        write_json(out / "predictions" / f"{run.cell.slug}.json", released_rows(run))
+    text = _tables(report, title=title, against=against)
+    (out / "table.md").write_text(text + "\n", encoding="utf-8")
+    print(text)
     if plots and report["cells"]:
         from strategies.evaluation import plot_q_vs_b, plot_study_preferences
 
@@ -452,16 +470,11 @@ def _score_predictions(args: argparse.Namespace, settings: AttuneSettings) -> in
         "paired": paired,
         "bootstrap": {"replicates": args.bootstrap, "interval": 0.95},
     }
+    title = "Scored predictions: " + ", ".join(p.name for p in args.predictions)
+    against = f"the first file ({args.predictions[0].name})"
     out: Path | None = args.out
     if out is None:
-        from strategies.study import markdown_table, paired_table, preference_table
-
-        print(markdown_table(scores))
-        print()
-        print(preference_table(scores))
-        if paired:
-            print()
-            print(paired_table(paired))
+        print(_tables(report_all, title=title, against=against))
         print(
             json.dumps(
                 {
@@ -472,8 +485,5 @@ def _score_predictions(args: argparse.Namespace, settings: AttuneSettings) -> in
             )
         )
         return 0
-    _write(out, report_all, [], plots=not args.no_plots)
+    _write(out, report_all, [], plots=not args.no_plots, title=title, against=against)
     return 0
-
-
-__all__ = ["ConfigError", "register"]
