@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.attune-installed
 TORCH_VERSION ?= 2.13.0
 PIP := $(BIN)/python -m pip --disable-pip-version-check
-PKGS := agent modalities strategies server
+PKGS := attune agent modalities strategies server
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
@@ -52,6 +52,7 @@ lint: install
 	$(BIN)/ruff check $(PKGS) tests demos
 	$(BIN)/ruff format --check $(PKGS) tests demos
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff check --fix $(PKGS) tests demos
@@ -97,7 +98,7 @@ device-prepare: install
 	  "pydantic==$$($(PIP) show pydantic | awk '/^Version/{print $$2}')" \
 	  "pydantic-settings==$$($(PIP) show pydantic-settings | awk '/^Version/{print $$2}')" \
 	  python-dotenv
-	$(BIN)/python -m agent.device_check --prepare
+	$(BIN)/python -m attune.bench.device --prepare
 
 device-check: install
 	PY=$(BIN)/python DEVICE=$${DEVICE:-cpu} QUICK=$${QUICK-1} OUT=$${OUT:-.device-out} \

@@ -15,10 +15,10 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
+from attune.types import Appraisal, AppraisalSource, FusedAffect, TextEmotion
 from modalities.fusion.cues import verbal_cues
 from modalities.text.base import Embedder
 from modalities.text.labels import AFFECT_COORDINATES
-from modalities.types import Appraisal, AppraisalSource, FusedAffect, TextEmotion
 from strategies.background import PROBLEM_WORDS, BackgroundClassifier, BackgroundGuess
 
 log = logging.getLogger(__name__)

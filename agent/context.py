@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modalities.types import Audio, Transcript
+from attune.types import Audio, Transcript
 
 if TYPE_CHECKING:
-    from agent.llm.base import LLM
     from agent.safety.detector import CrisisDetector
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
     from modalities.avatar.base import AvatarRenderer
     from modalities.face.base import FaceAnalyzer
+    from modalities.llm.base import LLM
     from modalities.speech.base import SpeechEmotionRecognizer, SpeechRecognizer
     from modalities.text.base import Embedder, TextEmotionRecognizer
     from modalities.voice.base import SpeechSynthesizer
@@ -53,7 +53,7 @@ class _LazyBackends:
     def get(self, role: str) -> Any:
         with self.lock:
             if role not in self.given:
-                from agent import registry
+                from attune import registry
 
                 name = getattr(self.settings.backends, role)
                 self.given[role] = registry.create(role, name, self.settings)

@@ -14,18 +14,17 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from agent import registry
 from agent.context import AttuneContext, TurnMedia
 from agent.graph import build_graph
-from agent.llm.base import LLM
 from agent.privacy import forget_session, list_sessions, prune_sessions
 from agent.safety.detector import CrisisDetector
 from agent.sessions import open_sqlite_store
-from agent.settings import AttuneSettings
 from agent.state import AttuneState, new_turn_input
-from modalities.errors import InputError
-from modalities.text.base import Embedder, TextEmotionRecognizer
-from modalities.types import (
+from attune import registry
+from attune.errors import InputError
+from attune.settings import AttuneSettings
+from attune.taxonomy import Strategy, normalize_strategy
+from attune.types import (
     Audio,
     ChatMessage,
     SessionInfo,
@@ -33,8 +32,9 @@ from modalities.types import (
     TurnEvent,
     TurnResult,
 )
+from modalities.llm.base import LLM
+from modalities.text.base import Embedder, TextEmotionRecognizer
 from strategies.base import StrategyPlanner
-from strategies.taxonomy import Strategy, normalize_strategy
 
 log = logging.getLogger(__name__)
 _SESSION_ID_MAX = 128

@@ -39,7 +39,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from modalities.types import FaceReading, FusedAffect
+from attune.types import FaceReading, FusedAffect
 
 Kind = Literal["negative", "hedged", "positive", "neutral"]
 
@@ -77,7 +77,7 @@ UTTERANCES: dict[Kind, tuple[str, ...]] = {
 @dataclass(frozen=True)
 class Face:
     """One face of the set: ``source`` says how to make it, ``known`` its expression (a
-    :data:`~modalities.types.FER_LABELS` label), ``why`` how that is known."""
+    :data:`~attune.types.FER_LABELS` label), ``why`` how that is known."""
 
     name: str
     source: str
@@ -166,7 +166,7 @@ def face_image(source: str, renderer: Any = None) -> bytes:
     try:
         return _face_image(source, renderer)
     except ImportError as exc:
-        from modalities.errors import BackendUnavailableError
+        from attune.errors import BackendUnavailableError
 
         raise BackendUnavailableError(
             f"the fusion set's faces need scikit-image and matplotlib ({exc.name} is not "

@@ -15,7 +15,7 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from modalities.types import SessionInfo
+from attune.types import SessionInfo
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import jinja2
 
-from strategies.taxonomy import Strategy
+from attune.taxonomy import Strategy
 
 
 @cache

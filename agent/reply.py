@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from agent.prompting import strategy_guides
+from attune.taxonomy import STRATEGIES, Strategy
 from modalities.text.base import Embedder
-from strategies.taxonomy import STRATEGIES, Strategy
 
 _ROLE_PREFIX = re.compile(
     r"^\s*(?:assistant|supporter|listener|attune|ai|bot|response|reply)\s*:\s*", re.IGNORECASE

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from modalities.types import CHECKPOINT_TYPES
+from attune.types import CHECKPOINT_TYPES
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.postgres import PostgresSaver
@@ -49,14 +49,14 @@ def open_postgres_store(
         from psycopg.rows import dict_row
         from psycopg_pool import ConnectionPool, PoolTimeout
     except ImportError as exc:
-        from modalities.errors import BackendUnavailableError
+        from attune.errors import BackendUnavailableError
 
         raise BackendUnavailableError(
             f"the PostgreSQL session store needs {exc.name}: pip install 'attune[server]'"
         ) from None
     import psycopg
 
-    from modalities.errors import ConfigError
+    from attune.errors import ConfigError
 
     try:  # one attempt first: a wrong DSN is one line, not the pool's retries and warnings
         with psycopg.connect(dsn, connect_timeout=max(1, round(connect_timeout_s))):

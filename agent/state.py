@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Annotated, TypedDict
 
-from modalities.types import (
+from attune.taxonomy import Strategy
+from attune.types import (
     Appraisal,
     ChatMessage,
     FaceReading,
@@ -23,7 +24,6 @@ from modalities.types import (
     TextEmotion,
     Transcript,
 )
-from strategies.taxonomy import Strategy
 
 
 def merge_timings(old: dict[str, float] | None, new: dict[str, float] | None) -> dict[str, float]:

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
+    from attune.taxonomy import Strategy
     from strategies.cache import AnswerCache
     from strategies.study import CellRun
-    from strategies.taxonomy import Strategy
 
 
 def _reply(bot: Any, example: Any, strategy: Strategy) -> tuple[str, str]:

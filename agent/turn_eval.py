@@ -96,7 +96,7 @@ def _trim(samples: np.ndarray) -> np.ndarray:
 
 def voices(settings: Any) -> dict[str, Callable[[str], np.ndarray]]:
     """The two voices: the configured TTS and, when installed, espeak-ng (16 kHz float)."""
-    from agent import registry
+    from attune import registry
     from modalities.audio import load_audio, resample
 
     tts = registry.create("tts", settings.backends.tts, settings)

@@ -5,7 +5,8 @@ python demos/03_text_emotion.py "I can't believe I got the job!"
 
 import sys
 
-from agent import load_settings, registry
+from agent import load_settings
+from attune import registry
 
 
 def main() -> None:

@@ -15,7 +15,8 @@ import json
 import tempfile
 from pathlib import Path
 
-from agent import load_settings, registry
+from agent import load_settings
+from attune import registry
 from strategies.data import load_predictions, load_samples
 from strategies.evaluation import evaluate_predictions, plot_preferences, run_planner
 from strategies.metrics import format_table

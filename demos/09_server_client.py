@@ -29,7 +29,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as state:
         env = {**os.environ, "ATTUNE_PATHS__STATE_DIR": state}
         server = subprocess.Popen(
-            [sys.executable, "-m", "agent.cli", "serve", "--port", str(port)], env=env
+            [sys.executable, "-m", "attune.cli", "serve", "--port", str(port)], env=env
         )
         try:
             for _ in range(240):  # the models load first

@@ -60,7 +60,7 @@ def main() -> None:
         out.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "ATTUNE_PATHS__STATE_DIR": state}
         server = subprocess.Popen(
-            [sys.executable, "-m", "agent.cli", "serve", "--port", str(port)], env=env
+            [sys.executable, "-m", "attune.cli", "serve", "--port", str(port)], env=env
         )
         try:
             _wait_until_up(url, server)

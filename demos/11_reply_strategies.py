@@ -12,7 +12,7 @@ import tempfile
 
 from agent import Attune, load_settings
 from agent.tuning.metrics import reply_scores
-from modalities.types import ChatMessage
+from attune.types import ChatMessage
 
 EARLIER = [
     ChatMessage(role="assistant", content="Hi, how are you doing today?"),

@@ -17,7 +17,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from agent import load_settings, registry
+from agent import load_settings
+from attune import registry
 from strategies.cache import AnswerCache, CachedAsker
 from strategies.data import load_samples
 from strategies.planners.llm import LLMPlanner

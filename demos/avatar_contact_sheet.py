@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from agent import load_settings, registry
+from agent import load_settings
+from attune import registry
+from attune.types import TextEmotion
 from modalities.avatar import build_cues, expression_for
-from modalities.types import TextEmotion
 from modalities.voice.style import style_for
 
 SENTENCE = "I hear you. That sounds really hard, and I'm here with you."

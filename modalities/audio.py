@@ -1,8 +1,8 @@
 """Audio input and output shared by every part of Attune: decode, validate, resample, encode.
 
-Everything that enters the project as sound becomes an :class:`~modalities.types.Audio` here:
+Everything that enters the project as sound becomes an :class:`~attune.types.Audio` here:
 mono float32 samples in [-1, 1] at a known rate (16 kHz unless asked otherwise). Unusable input
-raises :class:`~modalities.errors.InputError` with one of these codes (messages name sizes and
+raises :class:`~attune.errors.InputError` with one of these codes (messages name sizes and
 formats, never content):
 
 ``empty_audio``       no bytes or no samples
@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from modalities.errors import InputError
-from modalities.types import Audio
+from attune.errors import InputError
+from attune.types import Audio
 
 #: The rate every perception model here expects.
 DEFAULT_RATE = 16000

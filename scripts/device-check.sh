@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The device check (agent/device_check.py). On the GPU machine, through the device tool:
+# The device check (attune/bench/device.py). On the GPU machine, through the device tool:
 #   run(command="bash scripts/device-check.sh", carry=[".whl", ".device"], timeout_s=540)
 # it installs what that image lacks from the wheels in .whl/ (made here by `make device-prepare`)
 # and writes $OUT/device_check.json. Here, `make device-check` runs it on the CPU as a dry run.
@@ -16,4 +16,4 @@ if [ "${#missing[@]}" -gt 0 ]; then
   "$PY" -m pip install -q --no-index --find-links .whl pydantic pydantic-settings python-dotenv
 fi
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-exec "$PY" -m agent.device_check --device "${DEVICE:-cuda}" --out "$OUT" ${QUICK:+--quick}
+exec "$PY" -m attune.bench.device --device "${DEVICE:-cuda}" --out "$OUT" ${QUICK:+--quick}

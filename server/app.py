@@ -41,7 +41,7 @@ from websockets.asyncio.server import serve as ws_serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from modalities.types import ChatMessage
+from attune.types import ChatMessage
 from server import protocol as p
 from server.limits import (
     Auth,
@@ -55,7 +55,7 @@ from server.session import Connection
 
 if TYPE_CHECKING:
     from agent.core import Attune
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
     from server.store import SessionOwners
 
 log = logging.getLogger(__name__)
@@ -371,11 +371,14 @@ class AttuneServer:
 
     def _build_rig(self, style: str) -> tuple[int, bytes]:
         """Blocking: the rig JSON of ``style``, 422 with the code when the portrait is unusable."""
+        from attune import registry
+        from attune.errors import InputError
         from modalities.avatar.rig_export import rig_json
-        from modalities.errors import InputError
 
         try:
-            return 200, json.dumps(rig_json(self.settings, style), separators=(",", ":")).encode()
+            renderer = registry.create("avatar", style, self.settings)
+            rig = rig_json(renderer, style, self.settings.avatar.expressiveness)
+            return 200, json.dumps(rig, separators=(",", ":")).encode()
         except InputError as exc:
             log.warning("avatar rig %s unavailable: %s", style, exc.code)
             return 422, json.dumps({"code": exc.code, "message": str(exc)}).encode()
@@ -530,7 +533,7 @@ def build_server(
 
 def _available(bot: Attune, modalities: tuple[str, ...]) -> tuple[str, ...]:
     """The modalities whose backends can be created here (a text-only install serves text)."""
-    from modalities.errors import ConfigError
+    from attune.errors import ConfigError
 
     usable = []
     for role in modalities:
@@ -547,7 +550,7 @@ def bind(host: str, port: int) -> socket.socket:
     """A listening socket on ``host:port``, or a one-line :class:`ConfigError` (the port is
     taken, the address is not this machine's...). ``attune serve`` binds before it loads any
     model, so that a taken port is said at once."""
-    from modalities.errors import ConfigError
+    from attune.errors import ConfigError
 
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable
 from urllib.parse import parse_qs, urlsplit
 
-from modalities.errors import ConfigError
+from attune.errors import ConfigError
 
 ANONYMOUS = "anonymous"
 

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from modalities.types import ChatMessage, FaceReading, WordTiming
+from attune.types import ChatMessage, FaceReading, WordTiming
 
 #: The protocol version this server speaks; ``session.start`` must name it.
 PROTOCOL_VERSION = 1
@@ -176,7 +176,7 @@ class TurnQueued(_ServerMessage):
 class TurnEventMessage(_ServerMessage):
     """One event of a turn, forwarded from :meth:`agent.Attune.stream_turn` as it happens.
 
-    ``data`` is the event's payload as the engine defines it (``modalities.types.TurnEvent``):
+    ``data`` is the event's payload as the engine defines it (``attune.types.TurnEvent``):
     ``perception`` (``text_emotion`` / ``transcript`` + ``speech_emotion`` / ``face`` /
     ``affect``), ``safety`` (``tier``, ``category``, ``reason``), ``crisis``, ``appraisal``,
     ``strategy``, ``reply.delta`` (``text``), ``reply.done`` (``text`` and the whole

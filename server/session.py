@@ -47,8 +47,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from websockets.exceptions import ConnectionClosed
 
-from modalities.errors import AttuneError, InputError
-from modalities.types import Audio, TurnEvent, WordTiming
+from attune.errors import AttuneError, InputError
+from attune.types import Audio, TurnEvent, WordTiming
 from server import protocol as p
 from server.limits import ANONYMOUS, TokenBucket
 

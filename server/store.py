@@ -175,8 +175,8 @@ def parse_database(value: str) -> tuple[str | None, Path | None]:
     """What ``attune serve --db`` names: ``(dsn, None)`` for a PostgreSQL DSN (a
     ``postgresql://`` / ``postgres://`` URL or ``key=value`` pairs), ``(None, path)`` for a
     SQLite file (a path, or ``sqlite:///PATH`` as SQLAlchemy writes it); anything else is a
-    one-line :class:`~modalities.errors.ConfigError`."""
-    from modalities.errors import ConfigError
+    one-line :class:`~attune.errors.ConfigError`."""
+    from attune.errors import ConfigError
 
     text = value.strip()
     scheme = text.split("://", 1)[0].lower() if "://" in text else ""

@@ -3,6 +3,6 @@
 Plain domain code: no graph, transport or model-runtime imports at package import time.
 """
 
-from strategies.taxonomy import STRATEGIES, Strategy, normalize_strategy
+from attune.taxonomy import STRATEGIES, Strategy, normalize_strategy
 
 __all__ = ["STRATEGIES", "Strategy", "normalize_strategy"]

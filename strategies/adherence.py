@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from attune.taxonomy import STRATEGIES, Strategy
 from modalities.text.base import Embedder
 from strategies.data import Dialogue, load_dialogues
 from strategies.linear import fit_softmax, softmax
-from strategies.taxonomy import STRATEGIES, Strategy
 
 ADHERENCE_PATH = Path(__file__).with_name("data") / "adherence_minilm.npz"
 

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from strategies.taxonomy import STRATEGIES, Strategy
+from attune.taxonomy import STRATEGIES, Strategy
 
 if TYPE_CHECKING:
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
 
 
 @dataclass(frozen=True)

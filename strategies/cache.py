@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from modalities.types import ChatMessage, GenerationParams
+from attune.types import ChatMessage, GenerationParams
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (

@@ -34,13 +34,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modalities.errors import ConfigError, ModelNotFoundError
+from attune.errors import ConfigError, ModelNotFoundError
+from attune.taxonomy import STRATEGIES, Strategy
 from strategies.base import PlanningContext, StrategyPlanner, normalise
 from strategies.metrics import macro_f1, preference, preference_bias
-from strategies.taxonomy import STRATEGIES, Strategy
 
 if TYPE_CHECKING:
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class LogitAdjustment:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> LogitAdjustment:
         """Read offsets keyed by any strategy spelling; missing strategies get 0."""
-        from strategies.taxonomy import normalize_strategy
+        from attune.taxonomy import normalize_strategy
 
         return cls({normalize_strategy(k): float(v) for k, v in raw.items()})
 

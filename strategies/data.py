@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from modalities.errors import InputError
+from attune.errors import InputError
+from attune.taxonomy import Strategy, normalize_strategy
 from strategies.base import PlanningContext
-from strategies.taxonomy import Strategy, normalize_strategy
 
 Speaker = Literal["seeker", "supporter"]
 

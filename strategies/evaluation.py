@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from attune.taxonomy import STRATEGIES, Strategy
 from strategies.base import StrategyPlanner
 from strategies.data import Prediction, Sample
 from strategies.metrics import StrategyReport, evaluate
-from strategies.taxonomy import STRATEGIES, Strategy
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def _pyplot() -> Any:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        from modalities.errors import BackendUnavailableError
+        from attune.errors import BackendUnavailableError
 
         raise BackendUnavailableError(
             "plots need matplotlib, which is not installed: pip install 'attune[eval]'"

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from attune.taxonomy import STRATEGIES, Strategy
 from strategies.base import PlanningContext
 from strategies.data import Dialogue, dialogue_samples, load_dialogues
-from strategies.taxonomy import STRATEGIES, Strategy
 
 EmbedFn = Callable[[Sequence[str]], np.ndarray]
 

@@ -46,8 +46,8 @@ from typing import Any
 
 import numpy as np
 
+from attune.taxonomy import STRATEGIES, Strategy
 from strategies.data import STAGES
-from strategies.taxonomy import STRATEGIES, Strategy
 
 #: Bradley-Terry iterations of the published metric.
 BT_ITERATIONS = 20

@@ -15,8 +15,8 @@ import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from attune.taxonomy import STRATEGIES, Strategy
 from strategies.data import evaluation_samples, load_dialogues
-from strategies.taxonomy import STRATEGIES, Strategy
 
 #: Conversation stages are the number of seeker utterances so far, capped here.
 MAX_STAGE = 10

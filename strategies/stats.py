@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from attune.taxonomy import STRATEGIES, Strategy
 from strategies.data import STAGES
 from strategies.metrics import macro_f1, preference, preference_bias, weighted_f1
-from strategies.taxonomy import STRATEGIES, Strategy
 
 _K = len(STRATEGIES)
 _INDEX = {s: i for i, s in enumerate(STRATEGIES)}

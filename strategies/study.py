@@ -9,7 +9,7 @@ the cell's predictions in the format released with the preference-bias paper, wh
 metric script scores; :func:`markdown_table` lays the cells side by side.
 
 The command ``attune study bias`` builds the cells from settings profiles and writes everything
-(``agent/commands/study.py``).
+(``attune/commands/study.py``).
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from attune.taxonomy import STRATEGIES, Strategy
 from strategies.base import StrategyPlanner
 from strategies.data import STAGES, Sample
 from strategies.evaluation import run_planner
 from strategies.metrics import evaluate
 from strategies.planners.llm import FALLBACK, LLMPlanner
 from strategies.stats import BOOTSTRAP, Clustered, bootstrap, cluster
-from strategies.taxonomy import STRATEGIES, Strategy
 
 
 @dataclass(frozen=True)

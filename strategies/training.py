@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from attune.taxonomy import STRATEGIES, Strategy
 from strategies.correction import (
     DEFAULT_WEIGHT,
     LogitAdjustment,
@@ -45,7 +46,6 @@ from strategies.planners.trained import (
     featurize,
     softmax,
 )
-from strategies.taxonomy import STRATEGIES, Strategy
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ATTUNE = [sys.executable, "-m", "agent.cli"]
+ATTUNE = [sys.executable, "-m", "attune.cli"]
 
 
 def run(args: list[str], stdin: bytes = b"", env: dict[str, str] | None = None, timeout=300):

@@ -39,7 +39,7 @@ def test_the_dry_run_passes_every_check_on_the_cpu(tmp_path: Path):
 def test_a_cuda_run_without_a_gpu_says_so():
     import torch
 
-    from agent.device_check import run_checks
+    from attune.bench.device import run_checks
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
@@ -48,7 +48,7 @@ def test_a_cuda_run_without_a_gpu_says_so():
 
 
 def test_what_travels_fits_the_carry_limit():
-    from agent.device_check import CARRY_LIMIT, prepare
+    from attune.bench.device import CARRY_LIMIT, prepare
 
     report = prepare()
     assert report["fits"] and report["total_bytes"] <= CARRY_LIMIT

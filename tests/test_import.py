@@ -21,22 +21,22 @@ SCRIPT = textwrap.dedent(
     sys.meta_path.insert(0, Block())
 
     import agent, modalities, strategies, server
-    import agent.graph, agent.core, agent.cli, agent.registry, agent.llm
-    import modalities.text.base, modalities.text.labels, modalities.types
+    import agent.graph, agent.core, attune.cli, attune.registry, modalities.llm
+    import modalities.text.base, modalities.text.labels, attune.types
     import modalities.audio, modalities.speech.base, modalities.speech.segmenter
     import modalities.voice.base, modalities.voice.style, modalities.voice.hibari_tts
     import modalities.face, modalities.face.tracker, modalities.fusion.fuse
     import modalities.face.tflite, modalities.face.onnx_fer
     import modalities.avatar, modalities.avatar.cues, modalities.avatar.base
     import modalities.avatar.video
-    import modalities.avatar.portrait, modalities.avatar.cartoon, agent.commands.avatar
-    import agent.bench_avatar
+    import modalities.avatar.portrait, modalities.avatar.cartoon, attune.commands.avatar
+    import attune.bench.avatar
     import strategies.planners.prior
-    for role, table in agent.registry.REGISTRY.items():
+    for role, table in attune.registry.REGISTRY.items():
         for name in table:
             try:
-                agent.registry.backend_class(role, name)
-            except agent.registry.BackendUnavailableError:
+                attune.registry.backend_class(role, name)
+            except attune.registry.BackendUnavailableError:
                 pass  # a clear error, not a crash at import time
     from tests.agent.helpers import fake_attune
     print(fake_attune().turn("My dog died and I am sad", "s").reply)

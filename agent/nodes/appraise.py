@@ -19,8 +19,8 @@ from agent.context import AttuneContext
 from agent.nodes.speak import low_latency_voice
 from agent.prompting import render
 from agent.state import AttuneState
-from modalities.errors import AttuneError
-from modalities.types import ChatMessage, GenerationParams
+from attune.errors import AttuneError
+from attune.types import ChatMessage, GenerationParams
 
 log = logging.getLogger(__name__)
 

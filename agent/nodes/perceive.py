@@ -15,7 +15,7 @@ from langgraph.runtime import Runtime
 
 from agent.context import AttuneContext
 from agent.state import AttuneState
-from modalities.errors import InputError
+from attune.errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from langgraph.runtime import Runtime
 
 from agent.context import AttuneContext
 from agent.state import AttuneState
-from modalities.types import StrategyDecision
+from attune.taxonomy import STRATEGIES, Strategy
+from attune.types import StrategyDecision
 from strategies.base import PlanningContext
-from strategies.taxonomy import STRATEGIES, Strategy
 
 _GREETING = re.compile(
     r"^(?:hi|hello|hey|hiya|howdy|good (?:morning|afternoon|evening|night|day)|how are you|"

@@ -23,8 +23,8 @@ from agent.reply import ReplyScorer, clean_reply, sentence_key, split_sentences
 from agent.safety.replies import SAFE_FALLBACK_REPLY, check_reply
 from agent.state import AttuneState
 from agent.tuning.format import tuned_messages
-from modalities.types import Appraisal, ChatMessage, GenerationParams, ReplyCheck
-from strategies.taxonomy import Strategy
+from attune.taxonomy import Strategy
+from attune.types import Appraisal, ChatMessage, GenerationParams, ReplyCheck
 
 MAX_SENTENCES = 3
 #: A reply shorter than this that is not a question ("I'm sorry to hear that.") is continued

@@ -18,8 +18,8 @@ from agent.context import AttuneContext
 from agent.safety.replies import compose_safe_reply
 from agent.safety.resources import locale_resources
 from agent.state import AttuneState
-from modalities.types import ChatMessage, StrategyDecision
-from strategies.taxonomy import STRATEGIES, Strategy
+from attune.taxonomy import STRATEGIES, Strategy
+from attune.types import ChatMessage, StrategyDecision
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from langgraph.runtime import Runtime
 
 from agent.context import AttuneContext
 from agent.state import AttuneState
-from modalities.types import VoiceStyle
+from attune.types import VoiceStyle
 
 if TYPE_CHECKING:
     from modalities.avatar.cues import Expression

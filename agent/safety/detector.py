@@ -78,8 +78,8 @@ from agent.safety.patterns import (
 from agent.safety.replies import compose_check_in
 from agent.safety.resources import locale_resources
 from agent.safety.tuned import TunedClassifier
-from modalities.errors import ConfigError
-from modalities.types import (
+from attune.errors import ConfigError
+from attune.types import (
     CRISIS_CATEGORIES,
     ChatMessage,
     CrisisCategory,
@@ -89,7 +89,7 @@ from modalities.types import (
 )
 
 if TYPE_CHECKING:
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
     from modalities.text.base import Embedder
 
 log = logging.getLogger(__name__)

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.safety.detector import CrisisDetector
-from modalities.errors import InputError
-from modalities.types import CRISIS_CATEGORIES, SAFETY_TIERS, ChatMessage, SafetyAssessment
+from attune.errors import InputError
+from attune.types import CRISIS_CATEGORIES, SAFETY_TIERS, ChatMessage, SafetyAssessment
 
 #: The hand review of what the detector flags on ESConv valid (by dialogue and turn index; the
 #: data set's text is never in it: ESConv is CC BY-NC).

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import TypeVar
 
-from modalities.types import CrisisCategory
+from attune.types import CrisisCategory
 
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
 _PEOPLE = (

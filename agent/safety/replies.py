@@ -17,7 +17,7 @@ import re
 
 from agent.safety.patterns import harmful_reply_problem, normalise
 from agent.safety.resources import LocaleResources
-from modalities.types import CrisisCategory, CrisisResource, ReplyProblem
+from attune.types import CrisisCategory, CrisisResource, ReplyProblem
 
 #: Said instead of a generated reply that failed :func:`check_reply`.
 SAFE_FALLBACK_REPLY = (

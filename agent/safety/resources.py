@@ -14,8 +14,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from modalities.errors import ConfigError
-from modalities.types import CrisisCategory, CrisisResource
+from attune.errors import ConfigError
+from attune.types import CrisisCategory, CrisisResource
 
 #: The table shipped with Attune.
 DEFAULT_RESOURCES_PATH = Path(__file__).resolve().parent / "data" / "resources.toml"

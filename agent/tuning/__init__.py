@@ -2,8 +2,6 @@
 LoRA adapter trained over the bundled SmolLM2 and written as a GGUF adapter that llama.cpp loads
 beside the base model (see :mod:`agent.tuning.format` and :mod:`agent.tuning.lora`)."""
 
-from pathlib import Path
+from modalities.llm.models import ADAPTER_PATH, CARD_PATH
 
-#: The shipped reply adapter (CC BY-NC 4.0: trained on ESConv) and its model card.
-ADAPTER_PATH = Path(__file__).with_name("data") / "replies-lora.gguf"
-CARD_PATH = ADAPTER_PATH.with_suffix(".json")
+__all__ = ["ADAPTER_PATH", "CARD_PATH"]

@@ -31,8 +31,8 @@ from typing import Any
 
 from agent.tuning.format import ReplyExample, reply_examples
 from agent.tuning.metrics import generic_share, reply_scores
+from attune.taxonomy import Strategy
 from strategies.data import load_dialogues
-from strategies.taxonomy import Strategy
 
 #: The constant baseline of the issue: one reply for every turn.
 CONSTANT_REPLY = "I understand how you feel. Can you tell me more about it?"

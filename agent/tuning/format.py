@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from modalities.types import ChatMessage
+from attune.taxonomy import Strategy
+from attune.types import ChatMessage
 from strategies.data import Dialogue
-from strategies.taxonomy import Strategy
 
 SYSTEM_PROMPT = (
     "You are a caring listener supporting someone through a hard time. "

@@ -36,7 +36,7 @@ def train_replies(
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from agent.llm.models import resolve_model_source
+    from modalities.llm.models import resolve_model_source
 
     config = config or TrainConfig()
     directory, gguf_file = resolve_model_source(None)

@@ -4,7 +4,7 @@
   gaze as plain data), :func:`expression_for`, :func:`concat_cues`.
 - :mod:`~modalities.avatar.base`: the :class:`AvatarRenderer` interface, MP4 and PNG output.
 - backends: ``portrait`` (a photo warped along its face mesh) and ``cartoon`` (drawn), created
-  through :mod:`agent.registry` (role ``avatar``).
+  through :mod:`attune.registry` (role ``avatar``).
 
 Importing this package is cheap (numpy and pydantic only).
 """

@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from attune.errors import InputError
+from attune.types import Audio
 from modalities.avatar.cues import AvatarCues
 from modalities.avatar.video import check_duration, write_mp4
-from modalities.errors import InputError
-from modalities.types import Audio
 
 if TYPE_CHECKING:
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
 
 
 class AvatarRenderer(ABC):

@@ -20,7 +20,7 @@ from modalities.avatar.base import AvatarRenderer
 from modalities.avatar.cues import AvatarCues, FrameCue
 
 if TYPE_CHECKING:
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
 
 BACKGROUND = (232, 238, 244)
 SKIN = (246, 208, 178)

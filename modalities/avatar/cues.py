@@ -85,11 +85,11 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from attune.errors import InputError
+from attune.taxonomy import Strategy
+from attune.types import Audio, FusedAffect, TextEmotion, WordTiming
 from modalities.avatar.visemes import shape, visemes_of
-from modalities.errors import InputError
-from modalities.types import Audio, FusedAffect, TextEmotion, WordTiming
 from modalities.voice.style import CLEAR_STRATEGIES, RESPONSE_ROWS, WARM_STRATEGIES
-from strategies.taxonomy import Strategy
 
 if TYPE_CHECKING:
     from modalities.voice.base import PhonemeTiming

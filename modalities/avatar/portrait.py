@@ -33,14 +33,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from attune.errors import InputError
 from modalities.avatar.base import AvatarRenderer
 from modalities.avatar.cues import AvatarCues
-from modalities.errors import InputError
 from modalities.face.image import ImageSource, load_image
 from modalities.face.mesh import CHIN, FOREHEAD, mesh_frame
 
 if TYPE_CHECKING:
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
 
 #: Fixed control points on an ellipse around the head; the warp stays inside it.
 RING_POINTS = 32

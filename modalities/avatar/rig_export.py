@@ -53,10 +53,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modalities.errors import InputError
+from attune.errors import InputError
 
 if TYPE_CHECKING:
-    from agent.settings import AttuneSettings
+    pass
 
 #: Bumped when the format changes incompatibly.
 RIG_VERSION = 1
@@ -131,19 +131,15 @@ def cartoon_rig_json(renderer: Any) -> dict[str, Any]:
     }
 
 
-def rig_json(settings: AttuneSettings, style: str | None = None) -> dict[str, Any]:
-    """The rig of ``style`` (default ``settings.backends.avatar``) for the browser.
+def rig_json(renderer: Any, style: str, expressiveness: float) -> dict[str, Any]:
+    """The rig of ``renderer`` (a renderer of ``style``) for the browser.
 
     Blocking (the portrait loads the face model and finds the face). ``InputError``:
     ``bad_style`` for a style the browser cannot draw, and the portrait's own (``no_face``,
     ``bad_image``, ``image_too_small``, ...).
     """
-    from agent import registry
-
-    name = style or settings.backends.avatar
-    if name not in STYLES:
+    if style not in STYLES:
         raise InputError("bad_style", f"the avatar style must be one of {', '.join(STYLES)}")
-    renderer = registry.create("avatar", name, settings)
-    out = portrait_rig_json(renderer) if name == "portrait" else cartoon_rig_json(renderer)
-    out["expressiveness"] = settings.avatar.expressiveness
+    out = portrait_rig_json(renderer) if style == "portrait" else cartoon_rig_json(renderer)
+    out["expressiveness"] = expressiveness
     return out

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from modalities.errors import InputError
-from modalities.types import Audio
+from attune.errors import InputError
+from attune.types import Audio
 
 #: AAC frame size in samples (the encoder takes exactly this many per frame).
 _AAC_FRAME = 1024

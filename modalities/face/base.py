@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from attune.types import FaceReading
 from modalities.face.image import ImageSource
-from modalities.types import FaceReading
 
 if TYPE_CHECKING:
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,7 +50,7 @@ class FaceAnalyzer(ABC):
     def analyze(self, image: ImageSource) -> FaceReading:
         """The expression of the largest face; ``detected=False`` when there is none.
 
-        Raises :class:`~modalities.errors.InputError` for unusable input (empty, corrupt,
+        Raises :class:`~attune.errors.InputError` for unusable input (empty, corrupt,
         too large).
         """
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from modalities.errors import ModelNotFoundError
+from attune.errors import ModelNotFoundError
 
 if TYPE_CHECKING:
     from ai_edge_litert.interpreter import Interpreter

@@ -10,7 +10,7 @@ modestly (at most +-``MAX_NUDGE`` nats, then renormalise), so the classifier sta
 * ``surprise`` rises when the mouth is open (``mouth_open`` above ``OPEN_MOUTH``) *and* the
   brows are raised (``brow_raise`` above ``RAISED_BROW``).
 
-The thresholds are in face-size units from :class:`~modalities.types.FaceGeometry`: a relaxed
+The thresholds are in face-size units from :class:`~attune.types.FaceGeometry`: a relaxed
 face has corners about level with the lip centre (``mouth_corner`` near 0), closed lips
 (``mouth_open`` near 0) and brows about 0.1 face heights above the eyelids.
 
@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from attune.types import FER_LABELS, FaceGeometry
 from modalities.fusion.labels import FER_CIRCUMPLEX
-from modalities.types import FER_LABELS, FaceGeometry
 
 MAX_NUDGE = 0.6
 SMILE_CORNER, SMILE_SPAN = 0.01, 0.03

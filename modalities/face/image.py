@@ -1,6 +1,6 @@
 """Turn what a user sends (encoded bytes, a file, an array) into an RGB ``uint8`` array, safely.
 
-Checks, in order, each a clear :class:`~modalities.errors.InputError`: empty input
+Checks, in order, each a clear :class:`~attune.errors.InputError`: empty input
 (``empty_image``), more than ``max_bytes`` encoded (``image_too_large``), bytes no decoder reads
 (``bad_image``), and more than ``max_decoded_pixels`` pixels (``image_too_large``). The pixel
 count is read from the header before anything is decoded, so a small file that claims a huge
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from modalities.errors import InputError
+from attune.errors import InputError
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from attune.types import FaceGeometry
 from modalities.face.blazeface import LEFT_EYE, RIGHT_EYE, Detection, load_interpreter
-from modalities.types import FaceGeometry
 
 if TYPE_CHECKING:
     from ai_edge_litert.interpreter import Interpreter

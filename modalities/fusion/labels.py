@@ -22,8 +22,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from attune.types import AFFECT_LABELS, FER_LABELS, FaceReading, SpeechEmotion, TextEmotion
 from modalities.text.labels import AFFECT_COORDINATES
-from modalities.types import AFFECT_LABELS, FER_LABELS, FaceReading, SpeechEmotion, TextEmotion
 
 FER_TO_AFFECT: dict[str, str] = {
     "angry": "anger",

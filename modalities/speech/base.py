@@ -5,10 +5,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
-from modalities.types import Audio, ProsodyBaseline, ProsodyFeatures, SpeechEmotion, Transcript
+from attune.types import Audio, ProsodyBaseline, ProsodyFeatures, SpeechEmotion, Transcript
 
 if TYPE_CHECKING:
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
 
 
 class SpeechRecognizer(ABC):

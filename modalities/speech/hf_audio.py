@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from attune.errors import ModelNotFoundError
+from attune.types import Audio, ProsodyBaseline, SpeechEmotion, Transcript
 from modalities.audio import resample
-from modalities.errors import ModelNotFoundError
 from modalities.speech.base import SpeechEmotionRecognizer
 from modalities.speech.prosody import extract_prosody, prosody_emotion
-from modalities.types import Audio, ProsodyBaseline, SpeechEmotion, Transcript
 
 if TYPE_CHECKING:
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ Features (:func:`extract_prosody`, numpy only, audio at 16 kHz):
 
 Emotion (:class:`ProsodyEmotion`): each feature becomes a z-score against a reference. The
 reference is a population default (below) blended with the speaker's own running statistics
-from :class:`~modalities.types.ProsodyBaseline`: weight ``min(1, n / BASELINE_UTTERANCES)`` on
+from :class:`~attune.types.ProsodyBaseline`: weight ``min(1, n / BASELINE_UTTERANCES)`` on
 the speaker's mean, and on their standard deviation (floored at half the population one), where
 ``n`` counts the speaker's utterances with that feature; ``normalized`` is true once the
 baseline holds ``BASELINE_UTTERANCES`` utterances. Pitch is compared in semitones.
@@ -46,18 +46,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modalities.audio import resample
-from modalities.speech.base import SpeechEmotionRecognizer
-from modalities.types import (
+from attune.types import (
     Audio,
     ProsodyBaseline,
     ProsodyFeatures,
     SpeechEmotion,
     Transcript,
 )
+from modalities.audio import resample
+from modalities.speech.base import SpeechEmotionRecognizer
 
 if TYPE_CHECKING:
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
 
 SAMPLE_RATE = 16000
 FRAME = 640  # 40 ms

@@ -38,13 +38,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modalities.errors import InputError, ModelNotFoundError
-from modalities.types import Audio
+from attune.errors import InputError, ModelNotFoundError
+from attune.types import Audio
 
 logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
 
 SAMPLE_RATE = 16000
 WINDOW = 512  # samples per VAD window at 16 kHz

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from modalities.errors import BackendUnavailableError
+from attune.errors import BackendUnavailableError
 
 log = logging.getLogger(__name__)
 

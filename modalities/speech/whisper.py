@@ -34,13 +34,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from attune.errors import ModelNotFoundError
+from attune.types import Audio, Transcript, TranscriptSegment, WordTiming
 from modalities.audio import resample
-from modalities.errors import ModelNotFoundError
 from modalities.speech.base import SpeechRecognizer
-from modalities.types import Audio, Transcript, TranscriptSegment, WordTiming
 
 if TYPE_CHECKING:
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
 
 logger = logging.getLogger(__name__)
 

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modalities.errors import InputError
-from modalities.types import TextEmotion
+from attune.errors import InputError
+from attune.types import TextEmotion
 
 if TYPE_CHECKING:
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
 
 
 def validate_texts(texts: Sequence[str]) -> list[str]:

@@ -29,15 +29,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modalities.errors import ConfigError, ModelNotFoundError
+from attune.errors import ConfigError, ModelNotFoundError
+from attune.types import TextEmotion
 from modalities.text.base import Embedder, TextEmotionRecognizer, validate_texts
 from modalities.text.labels import GOEMOTIONS_LABELS, build_text_emotion
-from modalities.types import TextEmotion
 
 if TYPE_CHECKING:
     import torch
 
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from modalities.errors import ConfigError
+from attune.errors import ConfigError
 from modalities.text.base import TextEmotionRecognizer
 from modalities.text.labels import EKMAN_GROUPS, GOEMOTIONS_LABELS, LABEL_TO_EKMAN
 from modalities.text.training import f1_scores, read_goemotions_tsv
@@ -46,8 +46,8 @@ def evaluate_text_emotion(
     Returns ``macro_f1``, ``micro_f1``, ``weighted_f1``, ``per_label`` (name -> F1),
     ``support`` (name -> gold count), ``ekman_macro_f1``, ``n``, ``backend``, ``seconds`` and
     ``texts_per_second``. A tqdm bar is shown on stderr when ``progress`` is true. A malformed
-    file raises :class:`~modalities.errors.InputError` naming the line; a missing one
-    :class:`~modalities.errors.ConfigError`.
+    file raises :class:`~attune.errors.InputError` naming the line; a missing one
+    :class:`~attune.errors.ConfigError`.
     """
     if batch_size < 1:
         raise ConfigError("batch_size must be at least 1")

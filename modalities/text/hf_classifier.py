@@ -36,13 +36,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modalities.errors import BackendUnavailableError, ConfigError, ModelNotFoundError
+from attune.errors import BackendUnavailableError, ConfigError, ModelNotFoundError
+from attune.types import TextEmotion
 from modalities.text.base import TextEmotionRecognizer, validate_texts
 from modalities.text.labels import GOEMOTIONS_LABELS, build_text_emotion
-from modalities.types import TextEmotion
 
 if TYPE_CHECKING:
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
 
 logger = logging.getLogger(__name__)
 

@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modalities.errors import ConfigError, InputError, ModelNotFoundError
+from attune.errors import ConfigError, InputError, ModelNotFoundError
 from modalities.text.base import Embedder
 
 if TYPE_CHECKING:
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class MiniLMEmbedder(Embedder):
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:  # pragma: no cover - a core dependency
-            from modalities.errors import BackendUnavailableError
+            from attune.errors import BackendUnavailableError
 
             raise BackendUnavailableError(
                 "the minilm embedder needs sentence-transformers and torch: "

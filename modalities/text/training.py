@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from modalities.errors import ConfigError, InputError
+from attune.errors import ConfigError, InputError
 from modalities.text.base import Embedder
 from modalities.text.emotion_head import (
     EMBED_POOLING,

@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modalities.errors import InputError
-from modalities.types import Audio, VoiceStyle, WordTiming
+from attune.errors import InputError
+from attune.types import Audio, VoiceStyle, WordTiming
 
 if TYPE_CHECKING:
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
 
 #: The longest text one call accepts (a spoken reply is far shorter).
 MAX_TEXT_CHARS = 5000

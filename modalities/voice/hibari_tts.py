@@ -46,8 +46,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modalities.errors import ConfigError, ModelNotFoundError
-from modalities.types import Audio, VoiceStyle, WordTiming
+from attune.errors import ConfigError, ModelNotFoundError
+from attune.types import Audio, VoiceStyle, WordTiming
 from modalities.voice.base import (
     PhonemeTiming,
     SpeechChunk,
@@ -59,7 +59,7 @@ from modalities.voice.base import (
 )
 
 if TYPE_CHECKING:
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
 
 logger = logging.getLogger(__name__)
 

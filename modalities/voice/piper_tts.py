@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modalities.errors import ModelNotFoundError
-from modalities.types import Audio, VoiceStyle
+from attune.errors import ModelNotFoundError
+from attune.types import Audio, VoiceStyle
 from modalities.voice.base import (
     PhonemeTiming,
     SpeechChunk,
@@ -35,7 +35,7 @@ from modalities.voice.base import (
 from modalities.voice.hibari_tts import apply_gain
 
 if TYPE_CHECKING:
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
 
 logger = logging.getLogger(__name__)
 

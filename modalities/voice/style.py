@@ -39,8 +39,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from modalities.types import FusedAffect, TextEmotion, VoiceStyle
-from strategies.taxonomy import Strategy
+from attune.taxonomy import Strategy
+from attune.types import FusedAffect, TextEmotion, VoiceStyle
 
 #: Named voice styles (the table in the module docstring), for ``attune say --emotion NAME``.
 PRESETS: dict[str, VoiceStyle] = {
@@ -59,7 +59,7 @@ PRESETS: dict[str, VoiceStyle] = {
     )
 }
 
-#: The row that answers each affect label (:data:`modalities.types.AFFECT_LABELS`).
+#: The row that answers each affect label (:data:`attune.types.AFFECT_LABELS`).
 RESPONSE_ROWS: dict[str, str] = {
     "sadness": "gentle",
     "fear": "calm",

@@ -32,14 +32,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import jinja2
 
-from modalities.errors import ConfigError
-from modalities.types import ChatMessage, GenerationParams
+from attune.errors import ConfigError
+from attune.taxonomy import STRATEGIES, Strategy, normalize_strategy
+from attune.types import ChatMessage, GenerationParams
 from strategies.base import PlanningContext, StrategyPlanner
-from strategies.taxonomy import STRATEGIES, Strategy, normalize_strategy
 
 if TYPE_CHECKING:
-    from agent.llm.base import LLM
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
+    from modalities.llm.base import LLM
     from strategies.cache import CachedAsker
     from strategies.examples import ExampleIndex
 
@@ -285,7 +285,7 @@ class PlannerAnswer:
 
 
 class LLMPlanner(StrategyPlanner):
-    """Asks an :class:`~agent.llm.base.LLM` for the next strategy (see the module docstring).
+    """Asks an :class:`~modalities.llm.base.LLM` for the next strategy (see the module docstring).
 
     ``method`` is how it asks (the methods of the preference-bias study, each a template of
     ``strategies/data/llm_planner.toml``):
@@ -351,15 +351,17 @@ class LLMPlanner(StrategyPlanner):
 
     @classmethod
     def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> StrategyPlanner:
-        """Cheap; ``llm=`` shares the agent's LLM, else ``settings.backends.llm`` is created."""
+        """Cheap. ``llm=`` is the LLM it asks (the registry creates ``settings.backends.llm``
+        when the caller gives none: ``registry.create("strategy_planner", "llm", settings)``)."""
         from strategies.correction import with_correction
 
         llm = kwargs.pop("llm", None)
         kwargs.pop("embedder", None)  # accepted for a uniform call; not used
         if llm is None:
-            from agent import registry
-
-            llm = registry.create("llm", settings.backends.llm, settings)
+            raise ConfigError(
+                "the llm planner is given the LLM it asks: from_settings(settings, llm=...), "
+                "or attune.registry.create('strategy_planner', 'llm', settings)"
+            )
         planner = cls(
             llm,
             stimulus=kwargs.pop("stimulus", settings.planner.stimulus),

@@ -13,12 +13,12 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from attune.taxonomy import STRATEGIES, Strategy
 from strategies.base import PlanningContext, StrategyPlanner, normalise
 from strategies.priors import MAX_STAGE, START
-from strategies.taxonomy import STRATEGIES, Strategy
 
 if TYPE_CHECKING:
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
 
 
 @cache

@@ -33,12 +33,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modalities.errors import ConfigError, ModelNotFoundError
+from attune.errors import ConfigError, ModelNotFoundError
+from attune.taxonomy import STRATEGIES, Strategy
 from strategies.base import PlanningContext, StrategyPlanner
-from strategies.taxonomy import STRATEGIES, Strategy
 
 if TYPE_CHECKING:
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
     from modalities.text.base import Embedder
 
 logger = logging.getLogger(__name__)
@@ -233,9 +233,10 @@ class TrainedPlanner(StrategyPlanner):
             )
             return with_correction(PriorPlanner(), settings)
         if embedder is None:
-            from agent import registry
-
-            embedder = registry.create("embedder", settings.backends.embedder, settings)
+            raise ConfigError(
+                "the trained planner is given its embedder: from_settings(settings, embedder=...), "
+                "or attune.registry.create('strategy_planner', 'trained', settings)"
+            )
         return with_correction(cls(path, embedder, **kwargs), settings)
 
     @property

@@ -8,7 +8,8 @@ import pytest
 @pytest.fixture(scope="session")
 def embedder():
     """The configured (bundled MiniLM) embedder, loaded once."""
-    from agent import load_settings, registry
+    from agent import load_settings
+    from attune import registry
 
     settings = load_settings()
     emb = registry.create("embedder", settings.backends.embedder, settings)

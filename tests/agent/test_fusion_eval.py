@@ -9,7 +9,7 @@ import json
 import pytest
 
 from agent.fusion_eval import FACES, UTTERANCES, check, evaluate_fusion, expected
-from modalities.types import FusedAffect
+from attune.types import FusedAffect
 
 ISSUE_ROWS = (
     "My father passed away last week.",
@@ -70,8 +70,8 @@ def test_the_set_holds_the_issue_rows_and_every_kind_with_every_known_expression
 @pytest.fixture(scope="module")
 def report():
     pytest.importorskip("ai_edge_litert")
-    from agent import registry
-    from agent.settings import load_settings
+    from attune import registry
+    from attune.settings import load_settings
 
     settings = load_settings()
     text = registry.create("text_emotion", settings.backends.text_emotion, settings)
@@ -116,7 +116,7 @@ def test_the_issue_rows_with_the_default_portrait(report):
 @pytest.mark.slow
 def test_eval_fusion_command(tmp_path, capsys):
     pytest.importorskip("ai_edge_litert")
-    from agent.cli import main
+    from attune.cli import main
 
     out = tmp_path / "fusion.json"
     assert main(["eval", "fusion", "--json", str(out)]) == 0

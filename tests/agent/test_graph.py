@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent.graph import build_graph, route_perception
-from modalities.errors import InputError
+from attune.errors import InputError
 from tests.agent.helpers import APPRAISAL_JSON, fake_attune
 
 

@@ -36,7 +36,7 @@ def test_the_background_classifier_reads_the_problem_well_above_the_majority(emb
 
 @pytest.mark.slow
 def test_eval_appraisal_command(tmp_path, capsys):
-    from agent.cli import main
+    from attune.cli import main
 
     if not (ESCONV / "valid.jsonl").is_file():
         pytest.skip("ESConv valid not in ../shared/data")

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from agent.appraisal import MIXED_GOAL
-from modalities.errors import InputError
-from modalities.types import Audio
+from attune.errors import InputError
+from attune.types import Audio
 from tests.agent.helpers import APPRAISAL_JSON, fake_attune
 from tests.fakes.media import FakeASR, FakeFace, FakeSpeechEmotion, FakeTTS
 
@@ -289,7 +289,8 @@ def test_avatar_cues_come_with_each_spoken_sentence():
 
 def test_a_video_of_the_reply_is_rendered_when_asked(tmp_path: Path):
     av = pytest.importorskip("av")
-    from agent import AttuneSettings, registry
+    from attune import registry
+    from attune.settings import AttuneSettings
 
     settings = AttuneSettings(avatar={"size": 128})
     renderer = registry.create("avatar", "cartoon", settings)  # the real one, small frames

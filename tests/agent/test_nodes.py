@@ -11,9 +11,9 @@ from agent.nodes.appraise import appraise
 from agent.nodes.perceive import perceive_text
 from agent.nodes.plan import plan_strategy, planning_context
 from agent.nodes.respond import FALLBACK_REPLY, respond
-from agent.settings import AttuneSettings
-from modalities.types import ChatMessage, StrategyDecision
-from strategies.taxonomy import Strategy
+from attune.settings import AttuneSettings
+from attune.taxonomy import Strategy
+from attune.types import ChatMessage, StrategyDecision
 from tests.agent.helpers import APPRAISAL_JSON
 from tests.fakes import FakeEmbedder, FakeLLM, FakePlanner, FakeTextEmotion
 

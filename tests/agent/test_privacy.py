@@ -17,11 +17,11 @@ import pytest
 
 from agent.privacy import list_sessions, prune_sessions
 from agent.safety import CrisisDetector
-from modalities.errors import InputError
+from attune.errors import InputError
 from tests.agent.helpers import fake_attune
 from tests.fakes import FakeEmbedder
 
-ATTUNE = [sys.executable, "-m", "agent.cli"]
+ATTUNE = [sys.executable, "-m", "attune.cli"]
 #: Words that appear nowhere in the code, so finding one means the message leaked.
 SECRET = "Quintessa"
 OTHER = "Bartholomew"
@@ -56,7 +56,7 @@ def test_no_transcript_or_face_reading_in_any_log_record(caplog: pytest.LogCaptu
     emotions read, or the face."""
     import numpy as np
 
-    from modalities.types import Audio
+    from attune.types import Audio
     from tests.fakes.media import FakeASR, FakeFace, FakeSpeechEmotion, FakeTTS
 
     caplog.set_level(logging.DEBUG)

@@ -3,8 +3,8 @@ import pytest
 
 from agent.nodes.respond import build_reply_messages
 from agent.prompting import render, strategy_guides, template_names
-from modalities.types import Appraisal, ChatMessage
-from strategies.taxonomy import STRATEGIES
+from attune.taxonomy import STRATEGIES
+from attune.types import Appraisal, ChatMessage
 
 APPRAISAL = Appraisal(event="e", emotion="sad", cause="c", goal="comfort them")
 VARIABLES = {

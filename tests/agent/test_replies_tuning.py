@@ -17,10 +17,11 @@ from agent.tuning.evaluation import load_examples, run_turns, score_outcomes
 from agent.tuning.format import SYSTEM_PROMPT, control_line, reply_examples, tuned_messages
 from agent.tuning.lora import read_gguf_adapter, write_gguf_adapter
 from agent.tuning.metrics import corpus_bleu, distinct, generic_share, rouge_l, tokenize
-from modalities.errors import InputError
-from modalities.types import ChatMessage, GenerationParams
+from attune.errors import InputError
+from attune.taxonomy import Strategy
+from attune.types import ChatMessage, GenerationParams
+from modalities.llm.models import adapter_file
 from strategies.data import Dialogue, Turn
-from strategies.taxonomy import Strategy
 from tests.agent.helpers import fake_attune
 
 ESCONV = Path(__file__).resolve().parents[3] / "shared" / "data" / "esconv"
@@ -136,7 +137,7 @@ def test_the_shipped_adapter_is_marked_and_sized():
 
 @pytest.mark.slow
 def test_the_adapter_loads_in_llama_cpp_and_changes_the_reply():
-    from agent.llm.llamacpp import LlamaCppLLM
+    from modalities.llm.llamacpp import LlamaCppLLM
 
     messages = tuned_messages([], "I lost my job today and I feel really sad.", Strategy.QUESTION)
     params = GenerationParams(max_tokens=40, temperature=0.0, seed=1)
@@ -151,18 +152,18 @@ def test_the_adapter_loads_in_llama_cpp_and_changes_the_reply():
 
 
 def test_a_missing_adapter_is_a_clear_error(tmp_path):
-    from agent.llm.llamacpp import LlamaCppLLM
-    from modalities.errors import ModelNotFoundError
+    from attune.errors import ModelNotFoundError
+    from modalities.llm.llamacpp import LlamaCppLLM
 
     with pytest.raises(ModelNotFoundError, match="adapter"):
         LlamaCppLLM(adapter=tmp_path / "nope.gguf")
 
 
 def test_the_bundled_adapter_applies_only_over_the_bundled_model(tmp_path):
-    assert load_settings().llm.adapter_file() == ADAPTER_PATH
+    assert adapter_file(load_settings().llm) == ADAPTER_PATH
     other = tmp_path / "other.gguf"
-    assert load_settings(llm={"model_path": str(other)}).llm.adapter_file() is None
-    assert load_settings(llm={"adapter": "none"}).llm.adapter_file() is None
+    assert adapter_file(load_settings(llm={"model_path": str(other)}).llm) is None
+    assert adapter_file(load_settings(llm={"adapter": "none"}).llm) is None
 
 
 # --- imported history and an imposed strategy ---------------------------------------------------
@@ -244,7 +245,7 @@ def test_a_turn_over_the_real_default_stack_uses_the_tuned_model(tmp_path):
 
 @pytest.mark.slow
 def test_eval_replies_command_over_real_esconv(tmp_path, capsys):
-    from agent.cli import main
+    from attune.cli import main
 
     if not (ESCONV / "valid.jsonl").is_file():
         pytest.skip("ESConv valid not in ../shared/data")
@@ -268,8 +269,8 @@ def test_training_checkpoints_and_resumes_where_it_stopped(tmp_path):
     torch = pytest.importorskip("torch")
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from agent.llm.models import resolve_model_source
     from agent.tuning.lora import TrainConfig, train_adapter
+    from modalities.llm.models import resolve_model_source
 
     directory, gguf_file = resolve_model_source(None)
     tokenizer = AutoTokenizer.from_pretrained(str(directory), gguf_file=gguf_file)
@@ -341,7 +342,7 @@ def test_others_answers_small_talk_only():
 
     from agent.context import AttuneContext
     from agent.nodes.plan import plan_strategy
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
     from tests.fakes import FakeEmbedder, FakeLLM, FakePlanner, FakeTextEmotion
 
     ctx = AttuneContext(
@@ -395,7 +396,7 @@ def test_which_replies_are_too_thin(reply, strategy, user_text, more):
 
 
 def test_a_thin_reply_is_continued_by_one_sentence_and_streamed():
-    from agent.llm.base import LLMCapabilities
+    from modalities.llm.base import LLMCapabilities
 
     bot = fake_attune(
         ["I'm sorry to hear that.", "Have you told your family yet? And then more words"],
@@ -426,8 +427,8 @@ def test_a_thin_reply_is_continued_by_one_sentence_and_streamed():
 
 
 def test_the_real_tuned_model_continues_a_thin_reply():
-    from agent.llm.llamacpp import LlamaCppLLM
     from agent.nodes.respond import CONTINUE_TOKENS, _continue_one
+    from modalities.llm.llamacpp import LlamaCppLLM
 
     class Ctx:
         cancelled = False
@@ -446,7 +447,7 @@ def test_the_real_tuned_model_continues_a_thin_reply():
 
 
 def test_a_continuation_that_stutters_is_dropped():
-    from agent.llm.base import LLMCapabilities
+    from modalities.llm.base import LLMCapabilities
 
     bot = fake_attune(
         ["I think you might be feeling down.", "I think you are. More", "I think so. More"],
@@ -459,7 +460,7 @@ def test_a_continuation_that_stutters_is_dropped():
 
 
 def test_a_continuation_attune_already_said_is_drawn_again():
-    from agent.llm.base import LLMCapabilities
+    from modalities.llm.base import LLMCapabilities
 
     bot = fake_attune(
         [

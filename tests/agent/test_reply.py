@@ -1,5 +1,5 @@
 from agent.reply import ReplyScorer, clean_reply, split_sentences
-from strategies.taxonomy import Strategy
+from attune.taxonomy import Strategy
 from tests.fakes import FakeEmbedder
 
 

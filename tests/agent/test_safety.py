@@ -27,10 +27,10 @@ from agent.safety.detector import (
 from agent.safety.evaluation import evaluate_safety
 from agent.safety.patterns import is_follow_up_answer, literalise, match_patterns
 from agent.safety.replies import SAFE_FALLBACK_REPLY
-from agent.settings import AttuneSettings
-from modalities.errors import ConfigError
-from modalities.types import CRISIS_CATEGORIES, StrategyDecision
-from strategies.taxonomy import Strategy
+from attune.errors import ConfigError
+from attune.settings import AttuneSettings
+from attune.taxonomy import Strategy
+from attune.types import CRISIS_CATEGORIES, StrategyDecision
 from tests.agent.helpers import APPRAISAL_JSON, fake_attune
 from tests.fakes import FakeEmbedder, FakeLLM, FakePlanner, FakeTextEmotion
 

@@ -20,8 +20,8 @@ from agent.safety.evaluation import (
     load_review,
 )
 from agent.safety.patterns import answer_polarity, history_only, match_concern, risk_question
-from modalities.errors import InputError
-from modalities.types import ChatMessage
+from attune.errors import InputError
+from attune.types import ChatMessage
 from tests.agent.helpers import fake_attune
 
 HOLDOUT_PATH = EVAL_PATH.with_name("eval_safety_holdout.jsonl")

@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from agent import registry
-from agent.settings import AttuneSettings, load_settings
-from modalities.errors import BackendUnavailableError, ConfigError, UnknownBackendError
+from attune import registry
+from attune.errors import BackendUnavailableError, ConfigError, UnknownBackendError
+from attune.settings import AttuneSettings, load_settings
 
 
 def test_defaults():

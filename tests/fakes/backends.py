@@ -9,12 +9,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from agent.llm.base import LLM, LLMCapabilities
+from attune.taxonomy import STRATEGIES, Strategy
+from attune.types import ChatMessage, GenerationParams, TextEmotion
+from modalities.llm.base import LLM, LLMCapabilities
 from modalities.text.base import Embedder, TextEmotionRecognizer
 from modalities.text.labels import build_text_emotion
-from modalities.types import ChatMessage, GenerationParams, TextEmotion
 from strategies.base import PlanningContext, StrategyPlanner, normalise
-from strategies.taxonomy import STRATEGIES, Strategy
 
 
 class FakeEmbedder(Embedder):

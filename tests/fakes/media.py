@@ -10,8 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from modalities.speech.base import SpeechEmotionRecognizer, SpeechRecognizer
-from modalities.types import (
+from attune.types import (
     FER_LABELS,
     Audio,
     FaceReading,
@@ -21,6 +20,7 @@ from modalities.types import (
     TranscriptSegment,
     VoiceStyle,
 )
+from modalities.speech.base import SpeechEmotionRecognizer, SpeechRecognizer
 from modalities.voice.base import SpeechChunk, SpeechSynthesizer, TTSCapabilities, validate_text
 
 

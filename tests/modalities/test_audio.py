@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from attune.errors import InputError
+from attune.types import Audio
 from modalities.audio import (
     from_array,
     from_pcm16,
@@ -18,8 +20,6 @@ from modalities.audio import (
     to_pcm16,
     to_wav,
 )
-from modalities.errors import InputError
-from modalities.types import Audio
 
 
 def tone(freq: float, seconds: float, rate: int, amplitude: float = 0.5) -> np.ndarray:

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from agent import Attune, AttuneSettings
-from agent.llm.base import LLM
 from agent.safety import CrisisDetector
-from modalities.types import ChatMessage, GenerationParams
+from attune.types import ChatMessage, GenerationParams
+from modalities.llm.base import LLM
 from server.app import AttuneServer, serve
 from server.store import open_store
 from tests.agent.helpers import APPRAISAL_JSON

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from agent.settings import AttuneSettings
+from attune.settings import AttuneSettings
 from modalities.avatar.cues import COLUMNS, AvatarCues
 from modalities.avatar.portrait import PortraitRenderer
 from tests.server.harness import ServerThread, fake_server

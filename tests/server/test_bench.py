@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from agent import load_settings
-from agent.bench_server import run_server_bench
+from attune.bench.server import run_server_bench
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +22,7 @@ def test_server_bench_reports_throughput_latency_and_no_errors(tmp_path: Path):
 
 
 def test_the_soak_reports_memory_storage_and_the_image_probe(tmp_path: Path):
-    from agent.bench_server import run_soak_bench
+    from attune.bench.server import run_soak_bench
 
     settings = load_settings(paths={"state_dir": tmp_path})
     soak = run_soak_bench(settings, sessions=2, turns=6, image_clients=2, warm_up=2)

@@ -305,7 +305,7 @@ def test_one_checkpoint_per_turn_and_owner_rows_pruned_with_their_sessions(tmp_p
 
 
 def test_db_takes_a_sqlite_path_or_url_or_a_postgres_dsn():
-    from modalities.errors import ConfigError
+    from attune.errors import ConfigError
     from server.store import parse_database
 
     assert parse_database("x.sqlite") == (None, Path("x.sqlite"))
@@ -320,7 +320,7 @@ def test_serve_says_a_wrong_db_or_a_taken_port_in_one_line_before_loading(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):
     import server.app
-    from agent.cli import main
+    from attune.cli import main
 
     def no_loading(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("models were loaded before the port was bound")

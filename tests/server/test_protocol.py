@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from modalities.types import WordTiming
+from attune.types import WordTiming
 from server import protocol as p
 from server.limits import (
     Auth,

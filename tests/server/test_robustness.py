@@ -15,7 +15,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from modalities.errors import ConfigError
+from attune.errors import ConfigError
 from server.client import AttuneClient
 from server.limits import Auth, check_binding
 from tests.server.harness import ServerThread, SlowLLM, fake_server
@@ -237,7 +237,7 @@ def test_refuses_to_bind_beyond_loopback_without_a_token():
         check_binding("0.0.0.0", Auth())
     check_binding("0.0.0.0", Auth(["secret"]))
     check_binding("127.0.0.1", Auth())
-    from agent.cli import main
+    from attune.cli import main
 
     assert main(["serve", "--host", "0.0.0.0", "--port", "0"]) == 2
 

@@ -235,7 +235,7 @@ def test_session_end_with_forget_deletes_the_conversation(live: ServerThread):
 
 def test_cli_client_runs_scripted_turns(live: ServerThread):
     proc = subprocess.run(
-        [sys.executable, "-m", "agent.cli", "client", "--url", live.url, "--json",
+        [sys.executable, "-m", "attune.cli", "client", "--url", live.url, "--json",
          "--text", "Hello there.", "--text", "I feel a bit low."],
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )  # fmt: skip

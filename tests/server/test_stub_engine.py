@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from modalities.types import TurnEvent
+from attune.types import TurnEvent
 from server.app import AttuneServer
 from server.client import AttuneClient
 from server.protocol import Capabilities

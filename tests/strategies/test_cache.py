@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from modalities.types import ChatMessage, GenerationParams
+from attune.types import ChatMessage, GenerationParams
 from strategies.cache import AnswerCache, CachedAsker, RateLimiter, prompt_hash
 from tests.fakes import FakeLLM
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ATTUNE = [sys.executable, "-m", "agent.cli"]
+ATTUNE = [sys.executable, "-m", "attune.cli"]
 
 
 def run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent import registry
-from agent.settings import AttuneSettings
-from modalities.errors import ConfigError, ModelNotFoundError
+from attune import registry
+from attune.errors import ConfigError, ModelNotFoundError
+from attune.settings import AttuneSettings
+from attune.taxonomy import STRATEGIES, Strategy
 from strategies.base import PlanningContext
 from strategies.correction import (
     BiasCorrectedPlanner,
@@ -24,7 +25,6 @@ from strategies.correction import (
 )
 from strategies.metrics import evaluate
 from strategies.planners.prior import PriorPlanner
-from strategies.taxonomy import STRATEGIES, Strategy
 from tests.fakes import FakePlanner
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from modalities.errors import InputError
+from attune.errors import InputError
+from attune.taxonomy import Strategy
 from strategies.data import (
     DataFormatError,
     load_dialogues,
@@ -15,7 +16,6 @@ from strategies.data import (
     load_samples,
     stage_of,
 )
-from strategies.taxonomy import Strategy
 
 SPLIT_DIALOGUE = {
     "emotion_type": "anxiety",

@@ -7,15 +7,15 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from agent import registry
-from agent.settings import AttuneSettings
-from modalities.errors import ConfigError
+from attune import registry
+from attune.errors import ConfigError
+from attune.settings import AttuneSettings
+from attune.taxonomy import Strategy
 from strategies.base import PlanningContext
 from strategies.data import load_samples
 from strategies.evaluation import run_planner
 from strategies.planners import llm as llm_planner
 from strategies.planners.llm import LLMPlanner, build_messages, parse_strategy, stimulus_text
-from strategies.taxonomy import Strategy
 from tests.fakes import FakeLLM
 
 CONTEXT = PlanningContext(

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from attune.taxonomy import STRATEGIES, Strategy
 from strategies.metrics import (
     confusion_matrix,
     evaluate,
@@ -20,7 +21,6 @@ from strategies.metrics import (
     preference_bias,
     weighted_f1,
 )
-from strategies.taxonomy import STRATEGIES, Strategy
 
 Q, R, OT = 0, 1, 7  # Question, Restatement, Others in STRATEGIES order
 

@@ -1,9 +1,9 @@
 import json
 
+from attune.taxonomy import STRATEGIES, Strategy
 from strategies.base import PlanningContext
 from strategies.planners.prior import PriorPlanner
 from strategies.priors import compute_priors
-from strategies.taxonomy import STRATEGIES, Strategy
 
 
 def test_probabilities_cover_all_strategies_and_sum_to_one():

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from attune.taxonomy import STRATEGIES, Strategy
 from strategies.metrics import evaluate
 from strategies.stats import bootstrap, bootstrap_share, cluster, metrics_of, paired_test
-from strategies.taxonomy import STRATEGIES, Strategy
 
 Q, R, AFF = Strategy.QUESTION, Strategy.REFLECTION, Strategy.AFFIRMATION
 

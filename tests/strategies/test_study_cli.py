@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from attune.taxonomy import STRATEGIES, normalize_strategy
 from strategies.metrics import evaluate
-from strategies.taxonomy import STRATEGIES, normalize_strategy
 
 #: The label list of the published metric script (it lower-cases both fields and refuses a
 #: file with any other prediction).
@@ -26,7 +26,7 @@ PUBLISHED_LABELS = [s.value.lower() for s in STRATEGIES]
 
 def _attune(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> str:
     proc = subprocess.run(
-        [sys.executable, "-m", "agent.cli", *args],
+        [sys.executable, "-m", "attune.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -99,9 +99,9 @@ def test_predictions_file_scored_with_intervals_over_its_dialogues(tmp_path: Pat
 def llama_server():
     pytest.importorskip("xllamacpp")
     pytest.importorskip("openai")
-    from agent.llm.llamacpp import serve_gguf
-    from agent.llm.models import bundled_gguf_path
-    from modalities.errors import ModelNotFoundError
+    from attune.errors import ModelNotFoundError
+    from modalities.llm.llamacpp import serve_gguf
+    from modalities.llm.models import bundled_gguf_path
 
     try:
         model = bundled_gguf_path()
@@ -162,7 +162,7 @@ def test_study_through_a_real_openai_server_resumes_from_the_cache(
     # 4 turns: 4 direct answers, 4 revisions (their first step is the direct answer), 4 negative
     total = 12
     first = subprocess.Popen(
-        [sys.executable, "-m", "agent.cli", *args, "--out", str(tmp_path / "run1")],
+        [sys.executable, "-m", "attune.cli", *args, "--out", str(tmp_path / "run1")],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

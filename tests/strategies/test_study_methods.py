@@ -7,7 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from modalities.errors import ConfigError
+from attune.errors import ConfigError
+from attune.taxonomy import Strategy
 from strategies.base import PlanningContext
 from strategies.cache import AnswerCache, CachedAsker
 from strategies.examples import ExampleIndex, seeker_block
@@ -17,7 +18,6 @@ from strategies.planners.llm import (
     build_messages,
     parse_final_strategy,
 )
-from strategies.taxonomy import Strategy
 from tests.fakes import FakeLLM, FakePlanner
 from tests.strategies.test_llm_planner import CONTEXT as BASE_CONTEXT
 

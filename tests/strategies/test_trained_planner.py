@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent import registry
-from agent.settings import AttuneSettings
-from modalities.errors import ConfigError, ModelNotFoundError
+from attune import registry
+from attune.errors import ConfigError, ModelNotFoundError
+from attune.settings import AttuneSettings
+from attune.taxonomy import STRATEGIES, Strategy
 from strategies.base import PlanningContext
 from strategies.correction import BiasCorrectedPlanner
 from strategies.data import load_samples
@@ -21,7 +22,6 @@ from strategies.evaluation import run_planner
 from strategies.planners import trained
 from strategies.planners.prior import PriorPlanner
 from strategies.planners.trained import FEATURE_DIM, TrainedPlanner, featurize, load_head
-from strategies.taxonomy import STRATEGIES, Strategy
 from tests.fakes import FakeEmbedder
 
 

@@ -88,7 +88,7 @@ def attune_server() -> Iterator[WebServer]:
     log_path = base / "serve.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "agent.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "attune.cli", "serve", "--port", str(port)],
             cwd=REPO,
             env=env,
             stdout=log,

@@ -243,7 +243,7 @@ def test_the_browser_draws_the_face_the_server_renderer_draws(
     import cv2
     import numpy as np
 
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
     from modalities.avatar.cartoon import CartoonRenderer
     from modalities.avatar.cues import COLUMNS, AvatarCues
     from modalities.avatar.portrait import PortraitRenderer

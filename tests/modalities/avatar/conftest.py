@@ -10,9 +10,10 @@ pytest.importorskip("av")
 pytest.importorskip("ai_edge_litert")
 pytest.importorskip("hibari")
 
-from agent import load_settings, registry
+from agent import load_settings
+from attune import registry
+from attune.types import TextEmotion
 from modalities.avatar.base import AvatarRenderer
-from modalities.types import TextEmotion
 from modalities.voice.base import SpeechChunk
 
 #: Sentences the lip-sync tests speak (written by the project).

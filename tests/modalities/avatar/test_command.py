@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import pytest
 
-from agent.cli import main
+from attune.cli import main
 from modalities.audio import to_wav
 from modalities.voice.base import SpeechChunk
 

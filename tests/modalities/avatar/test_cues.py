@@ -8,6 +8,9 @@ import itertools
 import numpy as np
 import pytest
 
+from attune.errors import InputError
+from attune.taxonomy import Strategy
+from attune.types import Audio
 from modalities.avatar.cues import (
     EXPRESSIONS,
     AvatarCues,
@@ -16,10 +19,7 @@ from modalities.avatar.cues import (
     expression_for,
 )
 from modalities.avatar.visemes import visemes_of
-from modalities.errors import InputError
-from modalities.types import Audio
 from modalities.voice.base import SpeechChunk
-from strategies.taxonomy import Strategy
 
 from .conftest import affect
 

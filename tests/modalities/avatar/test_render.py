@@ -10,14 +10,14 @@ import av
 import numpy as np
 import pytest
 
+from attune.errors import InputError
+from attune.types import Audio
 from modalities.avatar.base import AvatarRenderer
 from modalities.avatar.cartoon import CartoonRenderer
 from modalities.avatar.cues import AvatarCues, build_cues, expression_for
 from modalities.avatar.portrait import PortraitRenderer, remap_torch
-from modalities.errors import InputError
 from modalities.face.mesh import CHIN, FOREHEAD
 from modalities.face.tflite import TFLiteFace
-from modalities.types import Audio
 from modalities.voice.base import SpeechChunk
 
 from .conftest import affect, loudness_db

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from modalities.errors import InputError
+from attune.errors import InputError
 from modalities.face.image import load_image
 
 LIMITS = {"max_bytes": 20_000_000, "max_decoded_pixels": 60_000_000, "max_pixels": 1920 * 1080}

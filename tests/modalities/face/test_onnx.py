@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.registry import backend_class
-from agent.settings import AttuneSettings
-from modalities.errors import ConfigError, ModelNotFoundError
-from modalities.types import FER_LABELS
+from attune.errors import ConfigError, ModelNotFoundError
+from attune.registry import backend_class
+from attune.settings import AttuneSettings
+from attune.types import FER_LABELS
 
 from .onnx_builder import write_tiny_classifier
 

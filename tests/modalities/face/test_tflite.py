@@ -7,12 +7,12 @@ import threading
 import numpy as np
 import pytest
 
-from agent.registry import backend_class
-from agent.settings import AttuneSettings
-from modalities.errors import InputError
+from attune.errors import InputError
+from attune.registry import backend_class
+from attune.settings import AttuneSettings
+from attune.types import FER_LABELS, FaceGeometry
 from modalities.face.expression import refine_with_geometry
 from modalities.face.tflite import TFLiteFace
-from modalities.types import FER_LABELS, FaceGeometry
 
 from .conftest import skimage_data
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from agent.settings import AttuneSettings
+from attune.settings import AttuneSettings
+from attune.types import FER_LABELS, FaceReading
 from modalities.face.tracker import FaceTracker
-from modalities.types import FER_LABELS, FaceReading
 
 NO_FACE = FaceReading(detected=False, faces=0, backend="test")
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agent.settings import FusionSettings
+from attune.settings import FusionSettings
+from attune.types import AFFECT_LABELS, FER_LABELS, FaceReading, SpeechEmotion, TextEmotion
 from modalities.face.expression import valence_arousal
 from modalities.fusion import fuse_affect
 from modalities.fusion.labels import (
@@ -15,7 +16,6 @@ from modalities.fusion.labels import (
     text_distribution,
 )
 from modalities.text.labels import build_text_emotion
-from modalities.types import AFFECT_LABELS, FER_LABELS, FaceReading, SpeechEmotion, TextEmotion
 
 
 def text(**scores: float) -> TextEmotion:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from agent import registry
-from agent.settings import load_settings
+from attune import registry
+from attune.settings import load_settings
+from attune.types import FaceReading
 from modalities.fusion import fuse_affect
-from modalities.types import FaceReading
 
 PORTRAIT = Path(__file__).resolve().parents[3] / "modalities" / "avatar" / "assets" / "portrait.jpg"
 

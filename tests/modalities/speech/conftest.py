@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from attune.types import Audio
 from modalities.audio import from_array, load_audio
-from modalities.types import Audio
 
 #: Short everyday sentences, as a person might say them to the chatbot.
 SENTENCES = (

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.settings import AttuneSettings
-from modalities.errors import ModelNotFoundError
+from attune.errors import ModelNotFoundError
+from attune.settings import AttuneSettings
+from attune.types import Audio
 from modalities.speech.hf_audio import TransformersSpeechEmotion, label_affect
-from modalities.types import Audio
 
 LABELS = ["ang", "Happy", "neutral", "sad", "something-else"]
 

@@ -7,14 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.settings import AttuneSettings
-from modalities.speech.prosody import (
-    BASELINE_UTTERANCES,
-    ProsodyEmotion,
-    extract_prosody,
-    update_baseline,
-)
-from modalities.types import (
+from attune.settings import AttuneSettings
+from attune.types import (
     CHECKPOINT_TYPES,
     Audio,
     ProsodyBaseline,
@@ -22,6 +16,12 @@ from modalities.types import (
     Transcript,
     TranscriptSegment,
     WordTiming,
+)
+from modalities.speech.prosody import (
+    BASELINE_UTTERANCES,
+    ProsodyEmotion,
+    extract_prosody,
+    update_baseline,
 )
 
 from .conftest import SENTENCES, espeak, silence

@@ -8,15 +8,15 @@ import time
 import numpy as np
 import pytest
 
-from agent.settings import AttuneSettings
-from modalities.errors import InputError
+from attune.errors import InputError
+from attune.settings import AttuneSettings
+from attune.types import Audio
 from modalities.speech.segmenter import (
     SileroVAD,
     SpeechSegmenter,
     SpeechStarted,
     Utterance,
 )
-from modalities.types import Audio
 
 from .conftest import silence
 

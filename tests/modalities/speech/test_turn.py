@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agent.settings import AttuneSettings
+from attune.settings import AttuneSettings
 from modalities.speech.segmenter import SpeechSegmenter, Utterance
 from modalities.speech.turn import SmartTurn
 
@@ -25,7 +25,7 @@ UNFINISHED = [
 
 @pytest.fixture(scope="module")
 def voice():
-    from agent import registry
+    from attune import registry
     from modalities.audio import resample
 
     settings = AttuneSettings()

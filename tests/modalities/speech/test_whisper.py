@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.settings import AttuneSettings
-from modalities.errors import ModelNotFoundError
+from attune.errors import ModelNotFoundError
+from attune.settings import AttuneSettings
+from attune.types import Audio
 from modalities.speech import whisper
 from modalities.speech.segmenter import SpeechSegmenter
 from modalities.speech.whisper import FasterWhisperASR, join_split_model, resolve_model_dir
-from modalities.types import Audio
 
 from .conftest import SENTENCES, padded, silence
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent import registry
-from agent.settings import AttuneSettings, TextEmotionSettings
-from modalities.errors import ConfigError, InputError, ModelNotFoundError
+from attune import registry
+from attune.errors import ConfigError, InputError, ModelNotFoundError
+from attune.settings import AttuneSettings, TextEmotionSettings
+from attune.types import TextEmotion
 from modalities.text.emotion_head import (
     HEAD_FILE,
     META_FILE,
@@ -20,7 +21,6 @@ from modalities.text.emotion_head import (
 )
 from modalities.text.labels import GOEMOTIONS_LABELS
 from modalities.text.minilm import MiniLMEmbedder
-from modalities.types import TextEmotion
 
 SHIPPED = shipped_artifacts_dir() / HEAD_FILE
 

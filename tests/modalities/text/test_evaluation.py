@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from agent.settings import AttuneSettings
-from modalities.errors import InputError
+from attune.errors import InputError
+from attune.settings import AttuneSettings
+from attune.types import TextEmotion
 from modalities.text.base import TextEmotionRecognizer
 from modalities.text.emotion_head import HEAD_FILE, GoEmotionsHead, shipped_artifacts_dir
 from modalities.text.evaluation import evaluate_text_emotion
 from modalities.text.labels import GOEMOTIONS_LABELS, build_text_emotion
 from modalities.text.minilm import MiniLMEmbedder
-from modalities.types import TextEmotion
 
 ROWS = [
     ("Thank you so much, that really helped!", "15"),

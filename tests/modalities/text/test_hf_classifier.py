@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from agent import registry
-from agent.settings import AttuneSettings, TextEmotionSettings
-from modalities.errors import ConfigError, InputError, ModelNotFoundError
+from attune import registry
+from attune.errors import ConfigError, InputError, ModelNotFoundError
+from attune.settings import AttuneSettings, TextEmotionSettings
+from attune.types import TextEmotion
 from modalities.text.hf_classifier import TransformersTextEmotion, map_labels
 from modalities.text.labels import GOEMOTIONS_LABELS
-from modalities.types import TextEmotion
 
 WORDS = "i am so happy sad angry my dog died today this is great terrible ok thanks the a"
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS.split(" ")]

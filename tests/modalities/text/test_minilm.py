@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.settings import AttuneSettings, EmbedderSettings
-from modalities.errors import ConfigError, InputError, ModelNotFoundError
+from attune.errors import ConfigError, InputError, ModelNotFoundError
+from attune.settings import AttuneSettings, EmbedderSettings
 from modalities.text.minilm import MiniLMEmbedder, bundled_model_dir, parse_pooling
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.settings import AttuneSettings, TextEmotionSettings
-from modalities.errors import ConfigError, InputError
+from attune.errors import ConfigError, InputError
+from attune.settings import AttuneSettings, TextEmotionSettings
 from modalities.text.emotion_head import HEAD_FILE, META_FILE, GoEmotionsHead
 from modalities.text.labels import GOEMOTIONS_LABELS
 from modalities.text.minilm import MiniLMEmbedder

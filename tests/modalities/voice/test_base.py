@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from modalities.errors import InputError
-from modalities.types import Audio, VoiceStyle, WordTiming
+from attune.errors import InputError
+from attune.types import Audio, VoiceStyle, WordTiming
 from modalities.voice.base import (
     MAX_TEXT_CHARS,
     PhonemeTiming,

