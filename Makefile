@@ -11,7 +11,8 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run chat test lint format bench screenshots clean device-prepare device-check
+.PHONY: install run chat test test-fast lint format bench results screenshots clean device-prepare \
+	device-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,12 +78,30 @@ $(BROWSER_STAMP): | $(BIN)/python
 test: install lint $(PIPER_STAMP) $(BROWSER_STAMP)
 	$(BIN)/python -m pytest
 
+# The fast tier: fakes and pure logic, every test not marked slow (under 2 minutes on 2 cores).
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
 # Refresh the screenshots of the web pages that the README shows (docs/images/chat.png, kiosk.png).
 screenshots: install $(BROWSER_STAMP)
 	ATTUNE_SCREENSHOT_DIR=docs/images $(BIN)/python -m pytest -q tests/web
 
 bench: install
 	$(BIN)/attune bench --turns 20 --out bench/results.json
+
+# Re-measure the figures of docs/RESULTS.md (their JSON under docs/results/), then regenerate it.
+# About 30 minutes on 2 cores; ESConv comes from ../shared/data (ESCONV=... to point elsewhere).
+ESCONV ?= ../shared/data/esconv
+results: install
+	$(BIN)/attune bench --turns 20 --out docs/results/bench.json
+	$(BIN)/attune eval strategies --data $(ESCONV)/valid.jsonl --planner trained --correct \
+	  --json docs/results/strategies-trained-correct.json
+	$(BIN)/attune eval strategies --data $(ESCONV)/valid.jsonl --planner prior \
+	  --json docs/results/strategies-prior.json
+	$(BIN)/attune eval safety --json docs/results/safety.json
+	$(BIN)/attune eval turns --json docs/results/turns.json
+	$(BIN)/attune eval replies --data $(ESCONV)/valid.jsonl --limit 100 --json docs/results/replies.json
+	$(BIN)/attune results
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

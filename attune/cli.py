@@ -136,6 +136,7 @@ COMMAND_MODULES: list[str] = [
     "attune.commands.media",
     "attune.commands.avatar",
     "attune.commands.server",
+    "attune.commands.results",
 ]
 
 

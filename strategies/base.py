@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from attune.lifecycle import Loadable
 from attune.taxonomy import STRATEGIES, Strategy
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class PlanningContext:
         return sum(1 for speaker, _ in self.dialogue if speaker == "seeker")
 
 
-class StrategyPlanner(ABC):
+class StrategyPlanner(Loadable, ABC):
     """Scores the 8 strategies for the next supporter turn."""
 
     name: str
@@ -55,9 +56,6 @@ class StrategyPlanner(ABC):
     @abstractmethod
     def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> StrategyPlanner:
         """Construct cheaply from settings."""
-
-    def load(self) -> None:  # noqa: B027 - optional hook
-        """Load weights now (otherwise on first use)."""
 
     @abstractmethod
     def predict_proba(self, context: PlanningContext) -> dict[Strategy, float]:

@@ -147,11 +147,9 @@ class BiasCorrectedPlanner(StrategyPlanner):
         """Not a backend of its own: planners wrap themselves (see :func:`with_correction`)."""
         raise ConfigError("BiasCorrectedPlanner wraps another planner; see with_correction()")
 
-    def load(self) -> None:
-        """Load the wrapped planner's model now."""
-        loader = getattr(self.base, "load", None)
-        if callable(loader):
-            loader()
+    def _load(self) -> None:
+        """The wrapped planner's model."""
+        self.base.load()
 
     @property
     def unparsed(self) -> int | None:

@@ -10,7 +10,6 @@ thread-safely.
 
 from __future__ import annotations
 
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from attune.errors import InputError
+from attune.lifecycle import Loadable
 from attune.types import Audio
 from modalities.avatar.cues import AvatarCues
 from modalities.avatar.video import check_duration, write_mp4
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from attune.settings import AttuneSettings
 
 
-class AvatarRenderer(ABC):
+class AvatarRenderer(Loadable, ABC):
     """Renders avatar frames from cues. ``size`` is the square frame side in pixels; ``fps`` the
     frame rate to build cues at for it (``settings.avatar.fps``); ``max_seconds`` the longest
     audio :meth:`render_video` accepts."""
@@ -40,8 +40,6 @@ class AvatarRenderer(ABC):
         self.size = size
         self.fps = fps
         self.max_seconds = max_seconds
-        self._lock = threading.Lock()
-        self._loaded = False
 
     @classmethod
     @abstractmethod
@@ -53,16 +51,6 @@ class AvatarRenderer(ABC):
         """Constructor arguments common to every renderer, from ``settings.avatar``."""
         a = settings.avatar
         return {"size": a.size, "fps": a.fps, "max_seconds": a.max_seconds}
-
-    def load(self) -> None:
-        """Prepare everything drawing needs (once, thread-safe; otherwise on first use)."""
-        with self._lock:
-            if not self._loaded:
-                self._prepare()
-                self._loaded = True
-
-    def _prepare(self) -> None:  # noqa: B027 - optional hook
-        """Backend preparation, called once under the lock by :meth:`load`."""
 
     @abstractmethod
     def render_frame(self, cues: AvatarCues, index: int) -> np.ndarray:

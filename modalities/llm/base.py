@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from attune.errors import AttuneError
+from attune.lifecycle import Loadable
 from attune.types import ChatMessage, GenerationParams
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ class LLMCapabilities:
     continues: bool = False
 
 
-class LLM(ABC):
+class LLM(Loadable, ABC):
     """A chat language model. One required method: :meth:`stream`."""
 
     name: str = "llm"
@@ -58,10 +59,7 @@ class LLM(ABC):
     def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> LLM:
         """Construct cheaply from settings; weights load in :meth:`load` or on first use."""
 
-    def load(self) -> None:  # noqa: B027 - optional hook
-        """Load weights now (otherwise on first use)."""
-
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         """Release the model and any server or threads it holds."""
 
     @abstractmethod

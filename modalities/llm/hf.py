@@ -153,7 +153,6 @@ class TransformersLLM(LLM):
         self.device: DeviceName = device
         self.context_size = context_size
         self.timeout_s = timeout_s
-        self._lock = threading.Lock()
         self._generate_lock = threading.Lock()
         self._model: Any = None
         self._tokenizer: Any = None
@@ -175,19 +174,6 @@ class TransformersLLM(LLM):
         }
         options.update(kwargs)
         return cls(**options)
-
-    @property
-    def loaded(self) -> bool:
-        """Whether the model is loaded."""
-        return self._model is not None
-
-    def load(self) -> None:
-        """Load the model and tokenizer now (idempotent, thread-safe)."""
-        if self._model is not None:
-            return
-        with self._lock:
-            if self._model is None:
-                self._load()
 
     def _load(self) -> None:
         directory, gguf_file = resolve_model_source(self.model_path)
@@ -250,8 +236,9 @@ class TransformersLLM(LLM):
             cancel.set()
         acquired = self._generate_lock.acquire(timeout=_JOIN_TIMEOUT_S)
         try:
-            with self._lock:
+            with self._lifecycle_lock():
                 model, self._model, self._tokenizer = self._model, None, None
+                self._forget_load()
         finally:
             if acquired:
                 self._generate_lock.release()

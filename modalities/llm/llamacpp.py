@@ -199,7 +199,6 @@ class LlamaCppLLM(LLM):
         self.adapter = Path(adapter) if adapter is not None else None
         if self.adapter is not None and not self.adapter.is_file():
             raise ModelNotFoundError(f"LoRA adapter not found: {self.adapter}")
-        self._lock = threading.Lock()
         self._server: Any = None
         self._socket_dir: str | None = None
         self._active: set[_Generation] = set()
@@ -225,23 +224,12 @@ class LlamaCppLLM(LLM):
         """``tuned`` with the reply adapter loaded (its own prompt format), else ``instruct``."""
         return "tuned" if self.adapter is not None else "instruct"
 
-    @property
-    def loaded(self) -> bool:
-        """Whether the model is loaded."""
-        return self._server is not None
-
-    def load(self) -> None:
-        """Load the model now (idempotent, thread-safe)."""
-        self._ensure_server()
+    def _load(self) -> None:
+        self._server = self._start()
 
     def _ensure_server(self) -> Any:
-        server = self._server
-        if server is not None:
-            return server
-        with self._lock:
-            if self._server is None:
-                self._server = self._start()
-            return self._server
+        self.load()
+        return self._server
 
     def _start(self) -> Any:
         path = resolve_gguf_path(self.model_path)
@@ -294,9 +282,10 @@ class LlamaCppLLM(LLM):
 
     def close(self) -> None:
         """Cancel calls in flight, stop the server and free the model (idempotent)."""
-        with self._lock:
+        with self._lifecycle_lock():
             server, self._server = self._server, None
             socket_dir, self._socket_dir = self._socket_dir, None
+            self._forget_load()
         with self._active_lock:
             active = list(self._active)
         for generation in active:

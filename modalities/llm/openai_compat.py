@@ -16,7 +16,6 @@ it; a hosted API may not.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -75,7 +74,6 @@ class OpenAICompatLLM(LLM):
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self._client: Any = None
-        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> OpenAICompatLLM:
@@ -94,32 +92,26 @@ class OpenAICompatLLM(LLM):
         """The base URL without credentials, as shown in messages."""
         return redact_url(self.base_url)
 
-    def load(self) -> None:
+    def _load(self) -> None:
         """Create the HTTP client (does not contact the server)."""
-        self._ensure_client()
+        import openai
+
+        self._client = openai.OpenAI(
+            base_url=self.base_url,
+            api_key=self._api_key.get_secret_value() or "not-needed",
+            timeout=openai.Timeout(self.timeout_s, connect=min(_CONNECT_TIMEOUT_S, self.timeout_s)),
+            max_retries=self.max_retries,
+        )
 
     def _ensure_client(self) -> Any:
-        client = self._client
-        if client is not None:
-            return client
-        with self._lock:
-            if self._client is None:
-                import openai
-
-                self._client = openai.OpenAI(
-                    base_url=self.base_url,
-                    api_key=self._api_key.get_secret_value() or "not-needed",
-                    timeout=openai.Timeout(
-                        self.timeout_s, connect=min(_CONNECT_TIMEOUT_S, self.timeout_s)
-                    ),
-                    max_retries=self.max_retries,
-                )
-            return self._client
+        self.load()
+        return self._client
 
     def close(self) -> None:
         """Close the HTTP client (idempotent)."""
-        with self._lock:
+        with self._lifecycle_lock():
             client, self._client = self._client, None
+            self._forget_load()
         if client is not None:
             client.close()
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
+from attune.lifecycle import Loadable
 from attune.types import Audio, ProsodyBaseline, ProsodyFeatures, SpeechEmotion, Transcript
 
 if TYPE_CHECKING:
     from attune.settings import AttuneSettings
 
 
-class SpeechRecognizer(ABC):
+class SpeechRecognizer(Loadable, ABC):
     """Turns one utterance (or a longer recording) into text with word timings."""
 
     name: str
@@ -21,16 +22,13 @@ class SpeechRecognizer(ABC):
     def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> SpeechRecognizer:
         """Construct cheaply from settings; weights load in :meth:`load` or on first use."""
 
-    def load(self) -> None:  # noqa: B027 - optional hook
-        """Load weights now (otherwise on first use)."""
-
     @abstractmethod
     def transcribe(self, audio: Audio) -> Transcript:
         """What was said in ``audio`` (any rate; resampled as the model needs). Silence and
         noise give an empty ``text``."""
 
 
-class SpeechEmotionRecognizer(ABC):
+class SpeechEmotionRecognizer(Loadable, ABC):
     """Reads affect from how an utterance was said.
 
     The graph keeps the speaker's :class:`ProsodyBaseline` in the session state: each turn it
@@ -45,9 +43,6 @@ class SpeechEmotionRecognizer(ABC):
     @abstractmethod
     def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> SpeechEmotionRecognizer:
         """Construct cheaply from settings; weights load in :meth:`load` or on first use."""
-
-    def load(self) -> None:  # noqa: B027 - optional hook
-        """Load weights now (otherwise on first use)."""
 
     @abstractmethod
     def analyze(

@@ -15,7 +15,6 @@ torch and transformers are imported only when the model loads; it runs on the co
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -91,7 +90,6 @@ class TransformersSpeechEmotion(SpeechEmotionRecognizer):
         self.device = device
         self._model: Any = None
         self._extractor: Any = None
-        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> TransformersSpeechEmotion:
@@ -99,36 +97,30 @@ class TransformersSpeechEmotion(SpeechEmotionRecognizer):
         model_path = kwargs.get("model_path", settings.speech.emotion_model_path)
         return cls(model_path, device=kwargs.get("device", settings.resolved_device()))
 
-    def load(self) -> None:
-        """Load the model and its feature extractor now (otherwise on first use)."""
-        self._ensure_loaded()
-
-    def _ensure_loaded(self) -> None:
-        with self._lock:
-            if self._model is not None:
-                return
-            if self.model_path is None or not (self.model_path / "config.json").is_file():
-                raise ModelNotFoundError(
-                    "the transformers speech-emotion backend needs a local audio-classification "
-                    f"model directory; {self.model_path or 'none'} has no config.json "
-                    "(set ATTUNE_SPEECH__EMOTION_MODEL_PATH)"
-                )
-            from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
-
-            started = time.perf_counter()
-            self._extractor = AutoFeatureExtractor.from_pretrained(
-                self.model_path, local_files_only=True
+    def _load(self) -> None:
+        """The model and its feature extractor."""
+        if self.model_path is None or not (self.model_path / "config.json").is_file():
+            raise ModelNotFoundError(
+                "the transformers speech-emotion backend needs a local audio-classification "
+                f"model directory; {self.model_path or 'none'} has no config.json "
+                "(set ATTUNE_SPEECH__EMOTION_MODEL_PATH)"
             )
-            model = AutoModelForAudioClassification.from_pretrained(
-                self.model_path, local_files_only=True
-            )
-            self._model = model.to(self.device).eval()
-            logger.info("loaded speech-emotion model in %.2f s", time.perf_counter() - started)
+        from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+
+        started = time.perf_counter()
+        self._extractor = AutoFeatureExtractor.from_pretrained(
+            self.model_path, local_files_only=True
+        )
+        model = AutoModelForAudioClassification.from_pretrained(
+            self.model_path, local_files_only=True
+        )
+        self._model = model.to(self.device).eval()
+        logger.info("loaded speech-emotion model in %.2f s", time.perf_counter() - started)
 
     @property
     def labels(self) -> list[str]:
         """The model's labels, in output order (loads the model)."""
-        self._ensure_loaded()
+        self.load()
         config = self._model.config
         return [str(config.id2label[i]) for i in range(config.num_labels)]
 
@@ -143,7 +135,7 @@ class TransformersSpeechEmotion(SpeechEmotionRecognizer):
         shapes the prosodic cues, the model itself is not normalised per speaker."""
         import torch
 
-        self._ensure_loaded()
+        self.load()
         rate = int(getattr(self._extractor, "sampling_rate", 16000))
         samples = resample(audio, rate).samples
         inputs = self._extractor(samples, sampling_rate=rate, return_tensors="pt")

@@ -27,7 +27,6 @@ import logging
 import math
 import os
 import shutil
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -203,7 +202,6 @@ class FasterWhisperASR(SpeechRecognizer):
         self.max_utterance_seconds = max_utterance_seconds
         self.state_dir = state_dir or Path.home() / ".local" / "share" / "attune"
         self._whisper: Any = None
-        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> FasterWhisperASR:
@@ -223,32 +221,29 @@ class FasterWhisperASR(SpeechRecognizer):
         options.update(kwargs)
         return cls(**options)
 
-    def load(self) -> None:
-        """Load the model now (otherwise on the first transcription)."""
-        self._ensure_loaded()
+    def _load(self) -> None:
+        from faster_whisper import WhisperModel
+
+        model_dir = resolve_model_dir(self.model, self.state_dir)
+        started = time.perf_counter()
+        self._whisper = WhisperModel(
+            str(model_dir),
+            device=self.device,
+            compute_type=self.compute_type,
+            cpu_threads=self.threads or 0,
+            local_files_only=True,
+        )
+        logger.info(
+            "loaded Whisper %s on %s/%s in %.2f s",
+            model_dir.name,
+            self.device,
+            self.compute_type,
+            time.perf_counter() - started,
+        )
 
     def _ensure_loaded(self) -> Any:
-        with self._lock:
-            if self._whisper is None:
-                from faster_whisper import WhisperModel
-
-                model_dir = resolve_model_dir(self.model, self.state_dir)
-                started = time.perf_counter()
-                self._whisper = WhisperModel(
-                    str(model_dir),
-                    device=self.device,
-                    compute_type=self.compute_type,
-                    cpu_threads=self.threads or 0,
-                    local_files_only=True,
-                )
-                logger.info(
-                    "loaded Whisper %s on %s/%s in %.2f s",
-                    model_dir.name,
-                    self.device,
-                    self.compute_type,
-                    time.perf_counter() - started,
-                )
-            return self._whisper
+        self.load()
+        return self._whisper
 
     def transcribe(self, audio: Audio) -> Transcript:
         """What was said in ``audio``; near-silence and segments Whisper judges to be no

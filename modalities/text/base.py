@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from attune.errors import InputError
+from attune.lifecycle import Loadable
 from attune.types import TextEmotion
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def validate_texts(texts: Sequence[str]) -> list[str]:
     return items
 
 
-class Embedder(ABC):
+class Embedder(Loadable, ABC):
     """Maps texts to L2-normalised vectors (one row per text, ``float32``)."""
 
     #: The vector size.
@@ -39,15 +40,12 @@ class Embedder(ABC):
     def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> Embedder:
         """Construct cheaply from settings; weights load in :meth:`load` or on first use."""
 
-    def load(self) -> None:  # noqa: B027 - optional hook
-        """Load weights now (otherwise on first use)."""
-
     @abstractmethod
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts``: an array of shape ``(len(texts), dim)``, rows of unit length."""
 
 
-class TextEmotionRecognizer(ABC):
+class TextEmotionRecognizer(Loadable, ABC):
     """Reads the emotions expressed in a text (GoEmotions' 28 labels)."""
 
     name: str
@@ -56,9 +54,6 @@ class TextEmotionRecognizer(ABC):
     @abstractmethod
     def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> TextEmotionRecognizer:
         """Construct cheaply from settings; weights load in :meth:`load` or on first use."""
-
-    def load(self) -> None:  # noqa: B027 - optional hook
-        """Load weights now (otherwise on first use)."""
 
     @abstractmethod
     def analyze_batch(self, texts: Sequence[str]) -> list[TextEmotion]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -158,7 +157,6 @@ class GoEmotionsHead(TextEmotionRecognizer):
         self._module: Any = None
         self._meta: dict[str, Any] | None = None
         self._thresholds: dict[str, float] = {}
-        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(
@@ -195,19 +193,14 @@ class GoEmotionsHead(TextEmotionRecognizer):
         self._ensure_loaded()
         return dict(self._thresholds)
 
-    def load(self) -> None:
-        """Load the embedder and the head now (otherwise on first use)."""
-        self._ensure_loaded()
+    def _load(self) -> None:
+        """The head, then the embedder."""
+        self._module = self._load_head()
         self.embedder.load()
 
     def _ensure_loaded(self) -> Any:
-        module = self._module
-        if module is not None:
-            return module
-        with self._lock:
-            if self._module is None:
-                self._module = self._load_head()
-            return self._module
+        self.load()
+        return self._module
 
     def _load_head(self) -> Any:
         path = self.head_path

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -152,7 +151,6 @@ class TransformersTextEmotion(TextEmotionRecognizer):
         self._multi_label = False
         self._thresholds: dict[str, float] = {}
         self._max_length = 512
-        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> TransformersTextEmotion:
@@ -186,18 +184,13 @@ class TransformersTextEmotion(TextEmotionRecognizer):
         self._ensure_loaded()
         return dict(self._thresholds)
 
-    def load(self) -> None:
-        """Load the model now (otherwise on first use)."""
-        self._ensure_loaded()
+    def _load(self) -> None:
+        self._bundle = self._read_model()
 
     def _ensure_loaded(self) -> tuple[Any, Any]:
-        bundle = self._bundle
-        if bundle is not None:
-            return bundle
-        with self._lock:
-            if self._bundle is None:
-                self._bundle = self._load()
-            return self._bundle
+        self.load()
+        assert self._bundle is not None
+        return self._bundle
 
     def _check_dir(self) -> Path:
         path = self.model_path
@@ -219,7 +212,7 @@ class TransformersTextEmotion(TextEmotionRecognizer):
             )
         return path
 
-    def _load(self) -> tuple[Any, Any]:
+    def _read_model(self) -> tuple[Any, Any]:
         path = self._check_dir()
         try:
             from transformers import (

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -98,7 +97,6 @@ class MiniLMEmbedder(Embedder):
         self.device = device
         self.batch_size = max(1, int(batch_size))
         self._model: Any = None
-        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> MiniLMEmbedder:
@@ -135,18 +133,12 @@ class MiniLMEmbedder(Embedder):
         """Word pieces read per text (longer texts are truncated); loads the model."""
         return int(self._ensure_loaded().max_seq_length)
 
-    def load(self) -> None:
-        """Load the weights now (otherwise on first use)."""
-        self._ensure_loaded()
+    def _load(self) -> None:
+        self._model = self._load_model()
 
     def _ensure_loaded(self) -> Any:
-        model = self._model
-        if model is not None:
-            return model
-        with self._lock:
-            if self._model is None:
-                self._model = self._load_model()
-            return self._model
+        self.load()
+        return self._model
 
     def _load_model(self) -> Any:
         path = self.model_dir

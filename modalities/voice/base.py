@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from attune.errors import InputError
+from attune.lifecycle import Loadable
 from attune.types import Audio, VoiceStyle, WordTiming
 
 if TYPE_CHECKING:
@@ -201,7 +202,7 @@ def split_sentences(text: str, max_chars: int = MAX_SENTENCE_CHARS) -> list[str]
     return [piece for s in sentences if s.strip() for piece in _cut_long(s.strip(), max_chars)]
 
 
-class SpeechSynthesizer(ABC):
+class SpeechSynthesizer(Loadable, ABC):
     """Speaks text in a :class:`VoiceStyle` (speed, pitch, gain) and says what it can time."""
 
     name: str
@@ -210,9 +211,6 @@ class SpeechSynthesizer(ABC):
     @abstractmethod
     def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> SpeechSynthesizer:
         """Construct cheaply from settings; the model loads in :meth:`load` or on first use."""
-
-    def load(self) -> None:  # noqa: B027 - optional hook
-        """Load the model now (otherwise on first use)."""
 
     @property
     @abstractmethod

@@ -146,7 +146,6 @@ class HibariTTS(SpeechSynthesizer):
         self.threads = threads or default_threads()
         self.seed = seed
         self.load_seconds: float | None = None
-        self._lock = threading.Lock()
         self._g2p_lock = threading.Lock()  # hibari's G2P keeps per-call state on its tokens
         self._session: Any = None
         self._g2p: Any = None
@@ -181,46 +180,41 @@ class HibariTTS(SpeechSynthesizer):
                 "(set ATTUNE_VOICE__VOICE) or copy the voice file into hibari's cache directory"
             ) from None
 
-    def load(self) -> None:
-        """Load the ONNX model (with its durations exported) and the G2P, once."""
-        with self._lock:
-            if self._session is not None:
-                return
-            started = time.perf_counter()
-            import onnxruntime as ort
-            from hibari.g2p import G2P
-            from hibari.tts import ASSETS
-            from hibari.voices import VOICES
+    def _load(self) -> None:
+        """The ONNX model (with its durations exported) and the G2P."""
+        started = time.perf_counter()
+        import onnxruntime as ort
+        from hibari.g2p import G2P
+        from hibari.tts import ASSETS
+        from hibari.voices import VOICES
 
-            path = self._model_path()
-            try:
-                with open(path, "rb") as f:
-                    model = f.read()
-                with open(os.path.join(ASSETS, "vocab.json"), encoding="utf-8") as f:
-                    self._vocab = json.load(f)
-            except OSError as exc:
-                raise ModelNotFoundError(f"hibari model files not readable: {exc}") from exc
-            self._timed = DURATIONS_TENSOR.encode() in model
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = options.inter_op_num_threads = self.threads
-            options.log_severity_level = 3
-            self._session = ort.InferenceSession(
-                with_extra_output(model, DURATIONS_TENSOR) if self._timed else model,
-                options,
-                providers=["CPUExecutionProvider"],
-            )
-            british = any(
-                v["file"] == os.path.basename(path) and v["british"] for v in VOICES.values()
-            )
-            self._g2p = G2P(british=british)
-            self._g2p("Warm up.")  # loads the lazy OOV net and the tagger's tables
-            self.load_seconds = time.perf_counter() - started
-            logger.info(
-                "hibari loaded in %.2f s (threads=%d, timings=%s)",
-                self.load_seconds,
-                self.threads,
-                self._timed,
-            )
+        path = self._model_path()
+        try:
+            with open(path, "rb") as f:
+                model = f.read()
+            with open(os.path.join(ASSETS, "vocab.json"), encoding="utf-8") as f:
+                self._vocab = json.load(f)
+        except OSError as exc:
+            raise ModelNotFoundError(f"hibari model files not readable: {exc}") from exc
+        self._timed = DURATIONS_TENSOR.encode() in model
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = self.threads
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(
+            with_extra_output(model, DURATIONS_TENSOR) if self._timed else model,
+            options,
+            providers=["CPUExecutionProvider"],
+        )
+        british = any(v["file"] == os.path.basename(path) and v["british"] for v in VOICES.values())
+        self._g2p = G2P(british=british)
+        self._g2p("Warm up.")  # loads the lazy OOV net and the tagger's tables
+        self.load_seconds = time.perf_counter() - started
+        logger.info(
+            "hibari loaded in %.2f s (threads=%d, timings=%s)",
+            self.load_seconds,
+            self.threads,
+            self._timed,
+        )
 
     @property
     def capabilities(self) -> TTSCapabilities:

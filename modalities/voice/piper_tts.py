@@ -63,7 +63,7 @@ class PiperTTS(SpeechSynthesizer):
         self.model_path = model_path
         self._voice: Any = None
         self._alignments = False
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one synthesis at a time
 
     @classmethod
     def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> PiperTTS:
@@ -71,27 +71,24 @@ class PiperTTS(SpeechSynthesizer):
         voice."""
         return cls(model_path=kwargs.get("model_path", settings.voice.model_path))
 
-    def load(self) -> None:
-        with self._lock:
-            if self._voice is not None:
-                return
-            from piper import PiperVoice
+    def _load(self) -> None:
+        from piper import PiperVoice
 
-            path = self.model_path or bundled_voice()
-            if not Path(path).is_file() or not Path(f"{path}.json").is_file():
-                raise ModelNotFoundError(f"piper voice not found (need {path} and its .json)")
-            started = time.perf_counter()
-            try:
-                voice = PiperVoice.load(path, include_alignments=True)
-                self._alignments = True
-            except ImportError:  # no onnx package: audio without alignments
-                voice = PiperVoice.load(path)
-            self._voice = voice
-            logger.info(
-                "piper voice loaded in %.2f s (alignments=%s)",
-                time.perf_counter() - started,
-                self._alignments,
-            )
+        path = self.model_path or bundled_voice()
+        if not Path(path).is_file() or not Path(f"{path}.json").is_file():
+            raise ModelNotFoundError(f"piper voice not found (need {path} and its .json)")
+        started = time.perf_counter()
+        try:
+            voice = PiperVoice.load(path, include_alignments=True)
+            self._alignments = True
+        except ImportError:  # no onnx package: audio without alignments
+            voice = PiperVoice.load(path)
+        self._voice = voice
+        logger.info(
+            "piper voice loaded in %.2f s (alignments=%s)",
+            time.perf_counter() - started,
+            self._alignments,
+        )
 
     @property
     def capabilities(self) -> TTSCapabilities:

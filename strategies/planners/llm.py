@@ -372,8 +372,8 @@ class LLMPlanner(StrategyPlanner):
         )
         return with_correction(planner, settings)
 
-    def load(self) -> None:
-        """Load the LLM (and the advisor planner) now."""
+    def _load(self) -> None:
+        """The LLM (and the advisor planner)."""
         self.llm.load()
         if self.advisor is not None:
             self.advisor.load()

@@ -244,15 +244,15 @@ class TrainedPlanner(StrategyPlanner):
         """The head's metadata (training command, metrics); loads the head."""
         return self._ensure_head()[2]
 
-    def load(self) -> None:
-        """Load the weights and the embedder now."""
+    def _load(self) -> None:
+        """The weights, then the embedder."""
         self._ensure_head()
-        loader = getattr(self._embedder, "load", None)
+        loader = getattr(self._embedder, "load", None)  # an Embedder, or a plain function
         if callable(loader):
             loader()
 
     def _ensure_head(self) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-        if self._head is None:
+        if self._head is None:  # the head alone (the metadata), without the embedder
             with self._lock:
                 if self._head is None:
                     self._head = load_head(self.head_path)

@@ -71,7 +71,8 @@ class FakeTextEmotion(TextEmotionRecognizer):
 
 
 class FakeLLM(LLM):
-    """Replies from a script, in order; records every call. Streams word by word."""
+    """Replies from a script, in order; records every call. Streams word by word (a word is a
+    token for ``max_tokens``), and ends before a stop string."""
 
     name = "fake"
 
@@ -93,8 +94,10 @@ class FakeLLM(LLM):
     def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> Iterator[str]:
         self.calls.append((list(messages), params))
         reply = self.replies[(len(self.calls) - 1) % len(self.replies)]
-        try:
-            yield from re.findall(r"\S+\s*", reply)
+        cuts = [reply.find(s) for s in params.stop if s and s in reply]
+        reply = reply[: min(cuts)] if cuts else reply
+        try:  # a word is a token: at most max_tokens of them
+            yield from re.findall(r"\S+\s*", reply)[: params.max_tokens]
         finally:
             self.closed_streams += 1
 

@@ -1,4 +1,4 @@
-"""Fake backends for the roles ``asr``, ``speech_emotion``, ``tts`` and ``face``.
+"""Fake backends for the roles ``asr``, ``speech_emotion``, ``tts``, ``face`` and ``avatar``.
 
 Deterministic and instant; they prove the graph's wiring, not the features (the real-model tests
 under ``tests/modalities`` do that).
@@ -20,6 +20,9 @@ from attune.types import (
     TranscriptSegment,
     VoiceStyle,
 )
+from modalities.avatar.base import AvatarRenderer
+from modalities.avatar.cues import AvatarCues
+from modalities.face.base import FaceAnalyzer
 from modalities.speech.base import SpeechEmotionRecognizer, SpeechRecognizer
 from modalities.voice.base import SpeechChunk, SpeechSynthesizer, TTSCapabilities, validate_text
 
@@ -107,7 +110,7 @@ class FakeTTS(SpeechSynthesizer):
         return SpeechChunk(audio=Audio(samples, 16000), text=text)
 
 
-class FakeFace:
+class FakeFace(FaceAnalyzer):
     """Reads ``label`` on every image that is not all one colour; no face on a blank one."""
 
     name = "fake"
@@ -119,11 +122,13 @@ class FakeFace:
     def from_settings(cls, settings: Any, **kwargs: Any) -> FakeFace:
         return cls()
 
-    def load(self) -> None:
-        pass
-
     def analyze(self, image: Any) -> FaceReading:
-        array = np.asarray(image)
+        from modalities.face.image import load_image
+
+        # the real backends' decoding and limits: InputError on unusable input
+        array = load_image(
+            image, max_bytes=20_000_000, max_decoded_pixels=60_000_000, max_pixels=4_000_000
+        )
         if array.size == 0 or array.min() == array.max():
             return FaceReading(detected=False, backend=self.name)
         scores = {label: (0.94 if label == self.label else 0.01) for label in FER_LABELS}
@@ -139,3 +144,20 @@ class FakeFace:
             confidence=0.9,
             backend=self.name,
         )
+
+
+class FakeAvatar(AvatarRenderer):
+    """A grey square with a dark mouth bar as wide as the mouth is open; instant."""
+
+    name = "fake"
+
+    @classmethod
+    def from_settings(cls, settings: Any, **kwargs: Any) -> FakeAvatar:
+        return cls(**{**cls.settings_kwargs(settings), **kwargs})
+
+    def render_frame(self, cues: AvatarCues, index: int) -> np.ndarray:
+        frame = np.full((self.size, self.size, 3), 160, dtype=np.uint8)
+        height = max(1, int(cues.mouth_open[index] * self.size / 4))
+        top = self.size * 2 // 3
+        frame[top : top + height, self.size // 3 : self.size * 2 // 3] = 40
+        return frame

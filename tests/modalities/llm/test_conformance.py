@@ -1,6 +1,9 @@
-"""The same behaviour from every LLM backend, on the bundled SmolLM2-135M-Instruct.
+"""The ``llm`` role's conformance suite: the same behaviour from every LLM backend (the bundled
+SmolLM2-135M-Instruct for the real ones) and from the fake, the backends of
+``tests/conformance/backends.py``.
 
-``openai`` runs against a real llama.cpp server in a child process (see ``conftest.py``).
+A backend with a ``NAME_llm`` fixture in ``conftest.py`` gets it (``openai`` runs against a real
+llama.cpp server in a child process); the others are built by their line in that table.
 Greedy decoding (temperature 0) keeps the expectations deterministic.
 """
 
@@ -13,16 +16,19 @@ import pytest
 
 from attune.types import ChatMessage, GenerationParams
 from modalities.llm.base import LLM
-
-pytestmark = pytest.mark.slow
+from tests.conformance.backends import build, params
 
 STORY = [ChatMessage(role="user", content="Tell me a long story about a brave dragon.")]
 GREEDY = GenerationParams(max_tokens=16, temperature=0.0, seed=7)
 
 
-@pytest.fixture(params=["llamacpp", "transformers", "openai"])
-def llm(request: pytest.FixtureRequest) -> Any:
-    return request.getfixturevalue(f"{request.param}_llm")
+@pytest.fixture(params=params("llm"))
+def llm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    name = request.param
+    try:  # the real models load once per package, in conftest.py
+        return request.getfixturevalue(f"{name.replace('-', '_')}_llm")
+    except pytest.FixtureLookupError:
+        return build("llm", name, tmp_path_factory)
 
 
 def test_stream_yields_pieces_that_join_to_the_reply(llm: LLM) -> None:

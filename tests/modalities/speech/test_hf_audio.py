@@ -15,11 +15,10 @@ from modalities.speech.hf_audio import TransformersSpeechEmotion, label_affect
 LABELS = ["ang", "Happy", "neutral", "sad", "something-else"]
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def build_tiny_model(path: Path) -> Path:
+    """Save a 1-layer, randomly initialised wav2vec2 classifier over :data:`LABELS` at ``path``."""
     pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
-    path = tmp_path_factory.mktemp("tiny-ser")
     config = transformers.Wav2Vec2Config(
         hidden_size=16,
         num_hidden_layers=1,
@@ -38,6 +37,11 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     transformers.Wav2Vec2ForSequenceClassification(config).save_pretrained(path)
     transformers.Wav2Vec2FeatureExtractor(sampling_rate=16000).save_pretrained(path)
     return path
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-ser"))
 
 
 def test_label_table() -> None:
