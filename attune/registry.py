@@ -137,6 +137,10 @@ REGISTRY: dict[str, dict[str, BackendSpec]] = {
             extra="piper",
             requires=("piper", "onnxruntime"),
         ),
+        "espeak": BackendSpec(
+            "modalities.voice.espeak_tts:EspeakTTS",
+            "espeak-ng in a child process: 100+ languages, no timings (apt-get install espeak-ng)",
+        ),
     },
     "face": {
         "tflite": BackendSpec(

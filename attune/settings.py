@@ -172,6 +172,8 @@ class VoiceSettings(BaseModel):
     voice: str = "af_heart"
     #: ``piper``: the ONNX voice file (``.onnx`` with its ``.onnx.json`` beside it).
     model_path: Path | None = None
+    #: ``espeak``: the espeak-ng language or accent (``en-us``, ``de``, ``fr``...).
+    espeak_voice: str = "en-us"
     #: Scale the affect-driven style (0 = always the neutral voice, 1 = the table as written).
     expressiveness: float = Field(default=1.0, ge=0.0, le=2.0)
     #: Voice turns (audio in, speech out) run for the shortest time to first audio: the

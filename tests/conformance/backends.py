@@ -108,6 +108,7 @@ CASES: dict[str, dict[str, Builder]] = {
     "tts": {
         "hibari": real("tts", "hibari"),
         "piper": _piper,
+        "espeak": real("tts", "espeak"),
         "fake": _fake(FakeTTS),
     },
     "face": {
