@@ -93,12 +93,13 @@ bench: install
 # About 30 minutes on 2 cores; ESConv comes from ../shared/data (ESCONV=... to point elsewhere).
 ESCONV ?= ../shared/data/esconv
 results: install
-	$(BIN)/attune bench --turns 20 --out docs/results/bench.json
+	$(BIN)/attune bench --turns 20 --only text,voice,face,avatar,server --out docs/results/bench.json
 	$(BIN)/attune eval strategies --data $(ESCONV)/valid.jsonl --planner trained --correct \
 	  --json docs/results/strategies-trained-correct.json
 	$(BIN)/attune eval strategies --data $(ESCONV)/valid.jsonl --planner prior \
 	  --json docs/results/strategies-prior.json
 	$(BIN)/attune eval safety --json docs/results/safety.json
+	$(BIN)/attune eval safety --conversations $(ESCONV)/valid.jsonl --json docs/results/safety-esconv.json
 	$(BIN)/attune eval turns --json docs/results/turns.json
 	$(BIN)/attune eval replies --data $(ESCONV)/valid.jsonl --limit 100 --json docs/results/replies.json
 	$(BIN)/attune results

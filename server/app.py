@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import mimetypes
@@ -90,6 +91,13 @@ _CSP = (
     "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; "
     "media-src 'self' blob:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
 )
+
+
+@functools.cache
+def _schema_bytes() -> bytes:
+    from server.protocol import schema_text
+
+    return schema_text().encode()
 
 
 class VideoRegistry:
@@ -333,6 +341,8 @@ class AttuneServer:
         return None
 
     def _http(self, path: str) -> Response:
+        if path == "/protocol.schema.json":  # the pages read the error codes' words from it
+            return _response(200, _schema_bytes(), "application/json")
         if path == "/healthz":
             body = json.dumps({"status": "ok", "connections": self.connections}).encode()
             return _response(200, body, "application/json")

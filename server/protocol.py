@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from attune.errors import ErrorCode, error_code
 from attune.types import ChatMessage, FaceReading, WordTiming
 
 #: The protocol version this server speaks; ``session.start`` must name it.
@@ -276,7 +277,7 @@ class ErrorMessage(_ServerMessage):
     the server closes the connection after this message)."""
 
     type: Literal["error"] = "error"
-    code: str
+    code: ErrorCode
     message: str
     recoverable: bool
     ref: str | None = None
@@ -315,7 +316,7 @@ class ProtocolError(Exception):
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
-        self.code = code
+        self.code = error_code(code)
 
 
 def parse_client_message(raw: str) -> AnyClientMessage:
@@ -361,11 +362,48 @@ def dump(message: _ServerMessage) -> str:
     return message.model_dump_json(exclude_none=False)
 
 
+#: What the web pages say to the person for an error code (``None``: show nothing; a code not
+#: here shows the server's own message). Exported in the schema as ``$defs.ErrorCode
+#: ["x-user-text"]``, which ``static/js/chat.js`` reads.
+USER_TEXT: dict[ErrorCode, str | None] = {
+    ErrorCode.NO_SPEECH: (
+        "I didn't catch any speech. Could you try again, a little closer to the microphone?"
+    ),
+    ErrorCode.EMPTY_AUDIO: "I didn't catch anything. Hold the button while you speak.",
+    ErrorCode.EMPTY_TURN: "I didn't catch anything. Hold the button while you speak.",
+    ErrorCode.NO_AUDIO: "I didn't catch anything. Hold the button while you speak.",
+    ErrorCode.EMPTY_TEXT: "Type a message first.",
+    ErrorCode.TEXT_TOO_LONG: "That message is too long for me. Could you shorten it?",
+    ErrorCode.AUDIO_TOO_LONG: (
+        "That was longer than I can listen to at once. Could you say it in shorter parts?"
+    ),
+    ErrorCode.BAD_AUDIO: "The microphone sent audio I could not use. Please try again.",
+    ErrorCode.BAD_AUDIO_VALUES: "The microphone sent audio I could not use. Please try again.",
+    ErrorCode.QUEUE_FULL: "I'm still working on your earlier messages. Please wait a moment.",
+    ErrorCode.RATE_LIMITED: "That was a lot at once. Please slow down a little.",
+    ErrorCode.INTERNAL_ERROR: (
+        "Something went wrong on my side with that message. You can try again."
+    ),
+    ErrorCode.BACKEND_UNAVAILABLE: "Part of me isn't available right now, so I couldn't do that.",
+    ErrorCode.IDLE_TIMEOUT: "The connection was closed after a long pause.",
+    ErrorCode.SESSION_FORGOTTEN: (
+        "This conversation was deleted from another window. A new one starts here."
+    ),
+    ErrorCode.IMAGE_TOO_LARGE: "A camera frame was too large to send.",
+    ErrorCode.BAD_IMAGE: "A camera frame could not be read.",
+    ErrorCode.NOTHING_TO_INTERRUPT: None,
+    ErrorCode.IMAGE_RATE: None,
+    ErrorCode.AUDIO_NOT_STARTED: None,
+    ErrorCode.AUDIO_ALREADY_STARTED: None,
+}
+
+
 def protocol_schema() -> dict[str, Any]:
     """The JSON Schema of every message in both directions."""
     server = TypeAdapter(ServerMessage).json_schema(mode="serialization")
     client = _CLIENT.json_schema(mode="validation")
     defs = {**client.pop("$defs", {}), **server.pop("$defs", {})}
+    defs["ErrorCode"]["x-user-text"] = {code.value: text for code, text in USER_TEXT.items()}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"Attune websocket protocol v{PROTOCOL_VERSION}",

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from websockets.exceptions import ConnectionClosed
 
-from attune.errors import AttuneError, InputError
+from attune.errors import AttuneError, ErrorCode, InputError, error_code
 from attune.types import Audio, TurnEvent, WordTiming
 from server import protocol as p
 from server.limits import ANONYMOUS, TokenBucket
@@ -272,6 +272,11 @@ class Connection:
         turn_id: str | None = None,
     ) -> None:
         """Send an ``error``; an unrecoverable one then closes the connection."""
+        try:
+            code = error_code(code)
+        except ValueError:  # a code missing from ErrorCode: still tell the client
+            log.exception("error code %s is not in ErrorCode", code)
+            code = ErrorCode.INTERNAL_ERROR
         log.info("error %s", code)
         await self.send(
             p.ErrorMessage(

@@ -40,7 +40,8 @@ class Source:
 #: In the order they appear. A source that is absent is listed as not measured yet.
 SOURCES = (
     Source("docs/results/bench.json", "Benchmarks: latency, throughput, memory",
-           "attune bench --turns 20 --out docs/results/bench.json"),
+           "attune bench --turns 20 --only text,voice,face,avatar,server "
+           "--out docs/results/bench.json"),
     Source("docs/results/strategies-trained-correct.json",
            "Strategy planner: the agent's default (trained, corrected) on ESConv valid",
            "attune eval strategies --data ../shared/data/esconv/valid.jsonl --planner trained "
@@ -51,6 +52,10 @@ SOURCES = (
            "--json docs/results/strategies-prior.json"),
     Source("docs/results/safety.json", "Crisis detection: the project's labelled sets",
            "attune eval safety --json docs/results/safety.json"),
+    Source("docs/results/safety-esconv.json",
+           "Crisis detection: every seeker message of ESConv valid, with its dialogue as context",
+           "attune eval safety --conversations ../shared/data/esconv/valid.jsonl "
+           "--json docs/results/safety-esconv.json"),
     Source("docs/results/turns.json", "End of turn: the silence rule and Smart Turn",
            "attune eval turns --json docs/results/turns.json"),
     Source("docs/results/replies.json",

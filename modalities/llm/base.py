@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from attune.errors import AttuneError
+from attune.errors import AttuneError, ErrorCode, error_code
 from attune.lifecycle import Loadable
 from attune.types import ChatMessage, GenerationParams
 
@@ -23,12 +23,12 @@ class GenerationError(AttuneError):
     Messages name sizes, settings and addresses, never what the conversation said.
     """
 
-    code = "generation_error"
+    code = ErrorCode.GENERATION_ERROR
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
         if code is not None:
-            self.code = code
+            self.code = error_code(code)
 
 
 @dataclass(frozen=True)

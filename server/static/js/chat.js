@@ -10,30 +10,16 @@ import { CameraCapture } from "./camera.js";
 const STORAGE_KEY = "attune.sessionId";
 const SPEAK_KEY = "attune.speak";
 
-/** Polite words for the server's error codes; null means "do not show". */
-const ERROR_TEXT = {
-  no_speech: "I didn't catch any speech. Could you try again, a little closer to the microphone?",
-  empty_audio: "I didn't catch anything. Hold the button while you speak.",
-  empty_turn: "I didn't catch anything. Hold the button while you speak.",
-  no_audio: "I didn't catch anything. Hold the button while you speak.",
-  empty_text: "Type a message first.",
-  text_too_long: "That message is too long for me. Could you shorten it?",
-  audio_too_long: "That was longer than I can listen to at once. Could you say it in shorter parts?",
-  bad_audio: "The microphone sent audio I could not use. Please try again.",
-  bad_audio_values: "The microphone sent audio I could not use. Please try again.",
-  queue_full: "I'm still working on your earlier messages. Please wait a moment.",
-  rate_limited: "That was a lot at once. Please slow down a little.",
-  internal_error: "Something went wrong on my side with that message. You can try again.",
-  backend_unavailable: "Part of me isn't available right now, so I couldn't do that.",
-  idle_timeout: "The connection was closed after a long pause.",
-  session_forgotten: "This conversation was deleted from another window. A new one starts here.",
-  image_too_large: "A camera frame was too large to send.",
-  bad_image: "A camera frame could not be read.",
-  nothing_to_interrupt: null,
-  image_rate: null,
-  audio_not_started: null,
-  audio_already_started: null,
-};
+/** Polite words for the server's error codes, from the protocol's JSON Schema (the one list of
+ * codes, `$defs.ErrorCode["x-user-text"]`, served at /protocol.schema.json); null means "do not
+ * show", a code without words shows the server's message. */
+let ERROR_TEXT = {};
+const errorTextLoaded = fetch(new URL("protocol.schema.json", document.baseURI))
+  .then((response) => (response.ok ? response.json() : null))
+  .then((schema) => {
+    ERROR_TEXT = schema?.$defs?.ErrorCode?.["x-user-text"] ?? {};
+  })
+  .catch(() => {});
 
 const STATE_TEXT = {
   connecting: "Connecting…",
@@ -835,7 +821,7 @@ player.addEventListener("flush", updateState);
 function sendTyped() {
   const text = els.message.value.trim();
   if (!text) {
-    setHint("Type a message first.", "error");
+    setHint(ERROR_TEXT.empty_text || "", "error");
     els.message.focus();
     return;
   }
@@ -1137,10 +1123,12 @@ window.addEventListener("pagehide", () => {
 updateState();
 setMicIndicator();
 setCameraIndicator();
-conn.connect().catch(() => {
-  ui.connectionLost = true;
-  updateState();
-});
+errorTextLoaded.finally(() =>
+  conn.connect().catch(() => {
+    ui.connectionLost = true;
+    updateState();
+  }),
+);
 
 // for tests and debugging: state only, never content
 window.attune = {
