@@ -21,12 +21,13 @@ from agent.safety.detector import CrisisDetector
 from agent.sessions import open_sqlite_store
 from agent.state import AttuneState, new_turn_input
 from attune import registry
-from attune.errors import InputError
+from attune.errors import ConfigError, InputError
 from attune.settings import AttuneSettings
 from attune.taxonomy import Strategy, normalize_strategy
 from attune.types import (
     Audio,
     ChatMessage,
+    FaceReading,
     SessionInfo,
     Transcript,
     TurnEvent,
@@ -378,6 +379,25 @@ class Attune:
                     return
         finally:
             worker.join()
+
+    def available(self, modalities: tuple[str, ...]) -> tuple[str, ...]:
+        """Those of ``modalities`` (``asr``, ``speech_emotion``, ``tts``, ``face``) whose
+        backends can be created here: a text-only install serves text. The others are logged
+        with the reason."""
+        usable = []
+        for role in modalities:
+            try:
+                self.context.backend(role)
+            except ConfigError as exc:
+                log.warning("%s is unavailable: %s", role, exc)
+                continue
+            usable.append(role)
+        return tuple(usable)
+
+    def read_face(self, image: Any) -> FaceReading:
+        """The face in one camera frame (an RGB array, encoded bytes or a path), by the
+        ``face`` backend, outside any turn: the server shows it live. Nothing is stored."""
+        return self.context.face.analyze(image)
 
     def transcribe(self, audio: Audio) -> Transcript:
         """What was said in ``audio``, by the ``asr`` backend, outside any turn: the server

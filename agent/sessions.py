@@ -19,9 +19,20 @@ if TYPE_CHECKING:
     from langgraph.checkpoint.postgres import PostgresSaver
 
 
+#: Where the stored types lived before the layers (0.1): sessions stored then name these
+#: modules, which remain as re-exports so that those sessions still load.
+LEGACY_MODULES = {"attune.types": "modalities.types", "attune.taxonomy": "strategies.taxonomy"}
+
+
 def checkpoint_serializer() -> JsonPlusSerializer:
-    """A serializer that revives exactly Attune's state types (an explicit allowlist)."""
+    """A serializer that revives exactly Attune's state types (an explicit allowlist), under
+    their module and, for sessions stored before the layers, their old one."""
     allowed = [(cls.__module__, cls.__name__) for cls in CHECKPOINT_TYPES]
+    allowed += [
+        (LEGACY_MODULES[cls.__module__], cls.__name__)
+        for cls in CHECKPOINT_TYPES
+        if cls.__module__ in LEGACY_MODULES
+    ]
     return JsonPlusSerializer(allowed_msgpack_modules=allowed)
 
 

@@ -55,8 +55,8 @@ from server.limits import (
 from server.session import Connection
 
 if TYPE_CHECKING:
-    from agent.core import Attune
     from attune.settings import AttuneSettings
+    from server.engine import Engine
     from server.store import SessionOwners
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,8 @@ class VideoRegistry:
 
 
 class AttuneServer:
-    """Serves one :class:`~agent.Attune` over websockets (see the module docstring).
+    """Serves one engine (an :class:`~agent.Attune`, or anything with the methods of
+    :class:`~server.engine.Engine`) over websockets (see the module docstring).
 
     ``tokens`` are accepted in addition to ``settings.server.token`` (several clients, each
     owning its own sessions). ``owners`` binds sessions to tokens; it must live in the same
@@ -139,7 +140,7 @@ class AttuneServer:
 
     def __init__(
         self,
-        bot: Attune,
+        bot: Engine,
         owners: SessionOwners,
         *,
         settings: AttuneSettings | None = None,
@@ -277,7 +278,7 @@ class AttuneServer:
             max_decoded_pixels=min(face.max_decoded_pixels, conf.max_image_pixels),
             max_pixels=face.max_pixels,
         )
-        return image, self.bot.context.face.analyze(image)
+        return image, self.bot.read_face(image)
 
     # --- websocket ----------------------------------------------------------------------------
 
@@ -537,23 +538,8 @@ def build_server(
         url.get_secret_value() if url is not None else None, settings.paths.session_db_path()
     )
     bot = Attune(settings, checkpointer=checkpointer)
-    bot.load(modalities=_available(bot, modalities))
+    bot.load(modalities=bot.available(modalities))
     return AttuneServer(bot, owners, tokens=tokens)
-
-
-def _available(bot: Attune, modalities: tuple[str, ...]) -> tuple[str, ...]:
-    """The modalities whose backends can be created here (a text-only install serves text)."""
-    from attune.errors import ConfigError
-
-    usable = []
-    for role in modalities:
-        try:
-            bot.context.backend(role)
-        except ConfigError as exc:
-            log.warning("%s is unavailable: %s", role, exc)
-            continue
-        usable.append(role)
-    return tuple(usable)
 
 
 def bind(host: str, port: int) -> socket.socket:

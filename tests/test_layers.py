@@ -54,6 +54,9 @@ BACK_IMPORTS = [
     ("modalities/text/base.py", "import agent.core", "modalities is not allowed to import agent"),
     # the graph importing the server
     ("agent/graph.py", "import server.app", "agent is not allowed to import server"),
+    # new code importing a module that stays only for sessions stored before the layers
+    ("agent/graph.py", "from modalities.types import ChatMessage",
+     "agent is not allowed to import modalities.types"),
     # a backend creating its own collaborator
     ("strategies/planners/prior.py", "from attune import registry",
      "strategies is not allowed to import attune.registry"),
