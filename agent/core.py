@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 import unicodedata
@@ -21,6 +20,7 @@ from agent.safety.detector import CrisisDetector
 from agent.sessions import open_sqlite_store
 from agent.state import AttuneState, new_turn_input
 from attune import registry
+from attune.bridge import Bridge
 from attune.errors import ConfigError, InputError
 from attune.settings import AttuneSettings
 from attune.taxonomy import Strategy, normalize_strategy
@@ -352,31 +352,19 @@ class Attune:
         A worker keeps the events flowing while a node is still generating; errors raised in the
         graph are re-raised here.
         """
-        events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        bridge: Bridge[dict[str, Any]] = Bridge()
 
-        def work() -> None:
-            try:
-                # one checkpoint per turn, written when the graph exits (also on an error),
-                # not one per node: the state is not stored nine times over
-                for chunk in self.graph.stream(
-                    graph_input, config, context=context, stream_mode="custom", durability="exit"
-                ):
-                    events.put(("event", chunk))
-                events.put(("done", None))
-            except BaseException as exc:  # re-raised in the caller's thread
-                events.put(("error", exc))
+        def produce(out: Bridge[dict[str, Any]]) -> None:
+            # one checkpoint per turn, written when the graph exits (also on an error), not
+            # one per node: the state is not stored nine times over
+            for chunk in self.graph.stream(
+                graph_input, config, context=context, stream_mode="custom", durability="exit"
+            ):
+                out.put(chunk)
 
-        worker = threading.Thread(target=work, name="attune-turn", daemon=True)
-        worker.start()
+        worker = bridge.start_thread(produce, name="attune-turn")
         try:
-            while True:
-                kind, payload = events.get()
-                if kind == "event":
-                    yield payload
-                elif kind == "error":
-                    raise payload
-                else:
-                    return
+            yield from bridge.items()
         finally:
             worker.join()
 

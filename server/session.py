@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from websockets.exceptions import ConnectionClosed
 
+from attune.bridge import AsyncBridge
 from attune.errors import AttuneError, ErrorCode, InputError, error_code
 from attune.types import Audio, TurnEvent, WordTiming
 from server import protocol as p
@@ -59,7 +60,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_DONE = object()
 #: Turn event types that are output to the user, dropped once the turn is interrupted.
 _REPLY_OUTPUT = frozenset({"reply.delta", "audio.chunk", "avatar.cues", "avatar.video"})
 #: Capability a client must ask for to receive an event type.
@@ -505,29 +505,21 @@ class Connection:
         assert self.session_id is not None
         session_id = self.session_id
         loop = asyncio.get_running_loop()
-        events: asyncio.Queue[Any] = asyncio.Queue()
+        bridge: AsyncBridge[TurnEvent] = AsyncBridge(loop)
 
-        def put(item: Any) -> None:
-            loop.call_soon_threadsafe(events.put_nowait, item)
-
-        def work() -> None:
-            try:
-                for event in self.server.bot.stream_turn(
-                    request.text,
-                    session_id,
-                    audio=request.audio,
-                    image=request.image,
-                    transcript=request.transcript,
-                    speak=self.capabilities.audio,
-                    avatar=self.capabilities.avatar,
-                    video=self.capabilities.video,
-                    cancel=record.cancel,
-                ):
-                    put(event)
-            except Exception as exc:  # reported to the client by the worker
-                put(exc)
-            finally:
-                put(_DONE)
+        def produce(out: AsyncBridge[TurnEvent]) -> None:
+            for event in self.server.bot.stream_turn(
+                request.text,
+                session_id,
+                audio=request.audio,
+                image=request.image,
+                transcript=request.transcript,
+                speak=self.capabilities.audio,
+                avatar=self.capabilities.avatar,
+                video=self.capabilities.video,
+                cancel=record.cancel,
+            ):
+                out.put(event)
 
         async with self.server.session_lock(session_id), self.server.turn_slots:
             if not self.server.is_current(session_id, self._generation):
@@ -541,12 +533,12 @@ class Connection:
             if record.cancel.is_set():
                 return  # the client left while the turn waited
             started = time.perf_counter()
-            future = loop.run_in_executor(self.server.executor, work)
-            while (item := await events.get()) is not _DONE:
-                if isinstance(item, Exception):
-                    await self._turn_failed(item, record)
-                else:
-                    await self._forward(item, record)
+            future = loop.run_in_executor(self.server.executor, bridge.run, produce)
+            try:
+                async for event in bridge.items():
+                    await self._forward(event, record)
+            except Exception as exc:  # the turn failed: reported to the client
+                await self._turn_failed(exc, record)
             await future
             if record.interrupted and record.turn_id is not None:
                 await self._truncate(session_id, record)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import queue
 import secrets
 import shutil
 import signal
@@ -31,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from attune.bridge import Bridge, BridgeTimeout
 from attune.errors import ModelNotFoundError
 from attune.types import ChatMessage, GenerationParams
 from modalities.llm.base import LLM, GenerationError, LLMCapabilities
@@ -311,62 +311,54 @@ class LlamaCppLLM(LLM):
         return self._pieces(server, request, [m.content for m in messages])
 
     def _pieces(self, server: Any, request: dict[str, Any], contents: list[str]) -> Iterator[str]:
-        chunks: queue.Queue[tuple[str, Any]] = queue.Queue()
+        bridge: Bridge[Any] = Bridge()
         generation = _Generation()
         cancel = generation.cancel
 
-        def on_chunk(chunk: Any) -> bool:
-            # Runs on the worker thread, inside llama.cpp; returning True stops the generation.
-            if cancel.is_set():
-                return True
-            chunks.put(("chunk", chunk))
-            return cancel.is_set()
+        def produce(out: Bridge[Any]) -> None:
+            def on_chunk(chunk: Any) -> bool:
+                # Runs on the worker thread, inside llama.cpp; returning True stops it.
+                if cancel.is_set():
+                    return True
+                out.put(chunk)
+                return cancel.is_set()
 
-        def work() -> None:
             try:
                 server.handle_chat_completions(request, on_chunk)
-            except Exception as exc:  # handed to the consumer
-                chunks.put(("raised", exc))
-            else:
-                chunks.put(("done", None))
+            except Exception as exc:
+                raise GenerationError(
+                    f"llama.cpp failed ({type(exc).__name__}): "
+                    f"{safe_server_message(str(exc), contents)}"
+                ) from exc
 
-        generation.worker = threading.Thread(target=work, name="attune-llamacpp", daemon=True)
         with self._active_lock:
             self._active.add(generation)
         started = time.perf_counter()
         first_piece_s: float | None = None
         pieces = 0
         timings: dict[str, Any] = {}
-        generation.worker.start()
+        generation.worker = bridge.start_thread(produce, name="attune-llamacpp")
         try:
-            while True:
-                try:
-                    kind, value = chunks.get(timeout=self.timeout_s)
-                except queue.Empty:
-                    raise GenerationError(
-                        f"llama.cpp produced no output for {self.timeout_s:g} s "
-                        "(raise llm.timeout_s on a slow or busy machine)",
-                        code="timeout",
-                    ) from None
-                if kind == "done":
-                    break
-                if kind == "raised":
-                    raise GenerationError(
-                        f"llama.cpp failed ({type(value).__name__}): "
-                        f"{safe_server_message(str(value), contents)}"
-                    ) from value
-                if not isinstance(value, dict):
-                    continue
-                if "error" in value:
-                    raise _server_error(value["error"], contents)
-                timings = value.get("timings") or timings
-                for choice in value.get("choices") or ():
-                    text = (choice.get("delta") or {}).get("content")
-                    if text:
-                        if first_piece_s is None:
-                            first_piece_s = time.perf_counter() - started
-                        pieces += 1
-                        yield text
+            try:
+                for value in bridge.items(timeout=self.timeout_s):
+                    if not isinstance(value, dict):
+                        continue
+                    if "error" in value:
+                        raise _server_error(value["error"], contents)
+                    timings = value.get("timings") or timings
+                    for choice in value.get("choices") or ():
+                        text = (choice.get("delta") or {}).get("content")
+                        if text:
+                            if first_piece_s is None:
+                                first_piece_s = time.perf_counter() - started
+                            pieces += 1
+                            yield text
+            except BridgeTimeout:
+                raise GenerationError(
+                    f"llama.cpp produced no output for {self.timeout_s:g} s "
+                    "(raise llm.timeout_s on a slow or busy machine)",
+                    code="timeout",
+                ) from None
             if generation.closed_by_owner:
                 raise GenerationError("the LLM was closed during generation", code="closed")
             log.debug(
