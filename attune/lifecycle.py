@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import ClassVar
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +23,9 @@ class Loadable:
 
     #: Seconds the load took, ``None`` until it has happened.
     load_seconds: float | None = None
+    #: Whether loading reads model weights (``False``: it only makes a client or a handle);
+    #: the tests' fast tier allows only backends that do not.
+    loads_weights: ClassVar[bool] = True
 
     @property
     def loaded(self) -> bool:

@@ -55,6 +55,8 @@ class OpenAICompatLLM(LLM):
     use; nothing is sent until a call. Thread-safe.
     """
 
+    loads_weights = False  # an HTTP client: the weights are the server's
+
     name = "openai"
     capabilities = LLMCapabilities(json_schema=True, seeded=True)
 

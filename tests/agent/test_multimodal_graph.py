@@ -287,6 +287,7 @@ def test_avatar_cues_come_with_each_spoken_sentence():
     assert "avatar.video" not in types  # only when asked
 
 
+@pytest.mark.slow
 def test_a_video_of_the_reply_is_rendered_when_asked(tmp_path: Path):
     av = pytest.importorskip("av")
     from attune import registry

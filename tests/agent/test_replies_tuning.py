@@ -426,6 +426,7 @@ def test_a_thin_reply_is_continued_by_one_sentence_and_streamed():
     assert len(llm.calls) == calls + 1
 
 
+@pytest.mark.slow
 def test_the_real_tuned_model_continues_a_thin_reply():
     from agent.nodes.respond import CONTINUE_TOKENS, _continue_one
     from modalities.llm.llamacpp import LlamaCppLLM

@@ -24,6 +24,8 @@ from modalities.avatar.cues import COLUMNS, AvatarCues
 from modalities.avatar.portrait import PortraitRenderer
 from tests.server.harness import ServerThread, fake_server
 
+pytestmark = pytest.mark.slow  # real models (tests/conftest.py fails an unmarked one)
+
 
 def get(url: str) -> tuple[int, dict[str, str], Any]:
     try:

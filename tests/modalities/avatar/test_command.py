@@ -12,6 +12,8 @@ from attune.cli import main
 from modalities.audio import to_wav
 from modalities.voice.base import SpeechChunk
 
+pytestmark = pytest.mark.slow  # real models (tests/conftest.py fails an unmarked one)
+
 
 def test_render_text_to_video(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "reply.mp4"

@@ -22,6 +22,8 @@ from modalities.voice.base import SpeechChunk
 
 from .conftest import affect, loudness_db
 
+pytestmark = pytest.mark.slow  # real models (tests/conftest.py fails an unmarked one)
+
 REPO = Path(__file__).resolve().parents[3]
 
 

@@ -19,6 +19,8 @@ pytest.importorskip("onnxruntime")
 
 from modalities.face.onnx_fer import ONNXFace, fer_label
 
+pytestmark = pytest.mark.slow  # real models (tests/conftest.py fails an unmarked one)
+
 # A FER+-style label set: contempt has no FER counterpart and is dropped.
 LABELS = ["Anger", "contempt", "disgust", "fear", "happiness", "neutral", "sadness", "surprise"]
 

@@ -16,6 +16,8 @@ from modalities.face.tflite import TFLiteFace
 
 from .conftest import skimage_data
 
+pytestmark = pytest.mark.slow  # real models (tests/conftest.py fails an unmarked one)
+
 
 def test_registry_builds_the_backend_from_settings() -> None:
     assert backend_class("face", "tflite") is TFLiteFace

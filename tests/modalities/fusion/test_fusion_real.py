@@ -13,6 +13,8 @@ from attune.settings import load_settings
 from attune.types import FaceReading
 from modalities.fusion import fuse_affect
 
+pytestmark = pytest.mark.slow  # real models (tests/conftest.py fails an unmarked one)
+
 PORTRAIT = Path(__file__).resolve().parents[3] / "modalities" / "avatar" / "assets" / "portrait.jpg"
 
 NEGATIVE = [

@@ -12,6 +12,8 @@ from attune.settings import AttuneSettings
 from attune.types import Audio
 from modalities.speech.hf_audio import TransformersSpeechEmotion, label_affect
 
+pytestmark = pytest.mark.slow  # real models (tests/conftest.py fails an unmarked one)
+
 LABELS = ["ang", "Happy", "neutral", "sad", "something-else"]
 
 

@@ -12,6 +12,8 @@ from modalities.speech.turn import SmartTurn
 
 from .conftest import silence
 
+pytestmark = pytest.mark.slow  # real models (tests/conftest.py fails an unmarked one)
+
 pytest.importorskip("onnxruntime")
 if not SmartTurn.available():
     pytest.skip("pipecat-ai (the Smart Turn model) is not installed", allow_module_level=True)

@@ -18,6 +18,8 @@ from modalities.speech.whisper import FasterWhisperASR, join_split_model, resolv
 
 from .conftest import SENTENCES, padded, silence
 
+pytestmark = pytest.mark.slow  # real models (tests/conftest.py fails an unmarked one)
+
 jiwer = pytest.importorskip("jiwer")
 pytest.importorskip("faster_whisper")
 

@@ -14,6 +14,8 @@ from attune.types import TextEmotion
 from modalities.text.hf_classifier import TransformersTextEmotion, map_labels
 from modalities.text.labels import GOEMOTIONS_LABELS
 
+pytestmark = pytest.mark.slow  # real models (tests/conftest.py fails an unmarked one)
+
 WORDS = "i am so happy sad angry my dog died today this is great terrible ok thanks the a"
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS.split(" ")]
 

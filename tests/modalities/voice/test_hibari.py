@@ -18,6 +18,8 @@ from attune.types import VoiceStyle
 from modalities.voice.hibari_tts import PEAK_CEILING, SAMPLE_RATE, HibariTTS, apply_gain
 from modalities.voice.style import PRESETS
 
+pytestmark = pytest.mark.slow  # real models (tests/conftest.py fails an unmarked one)
+
 pytest.importorskip("hibari")
 pytest.importorskip("onnxruntime")
 

@@ -16,6 +16,8 @@ from attune import registry
 from attune.types import VoiceStyle
 from modalities.audio import resample
 
+pytestmark = pytest.mark.slow  # real models (tests/conftest.py fails an unmarked one)
+
 SENTENCES = [
     "I am so sorry to hear about your father.",
     "It sounds like you have been carrying a lot on your own.",
