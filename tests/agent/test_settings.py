@@ -29,10 +29,10 @@ def test_defaults():
 def test_env_overrides_nested(monkeypatch):
     monkeypatch.setenv("ATTUNE_DEVICE", "cpu")
     monkeypatch.setenv("ATTUNE_BACKENDS__LLM", "openai")
-    monkeypatch.setenv("ATTUNE_LLM__BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("ATTUNE_LLM__OPENAI__BASE_URL", "http://127.0.0.1:9/v1")
     monkeypatch.setenv("ATTUNE_LLM__CANDIDATES", "2")
     s = AttuneSettings()
-    assert (s.device, s.backends.llm, s.llm.base_url, s.llm.candidates) == (
+    assert (s.device, s.backends.llm, s.llm.openai.base_url, s.llm.candidates) == (
         "cpu",
         "openai",
         "http://127.0.0.1:9/v1",
@@ -117,3 +117,30 @@ def test_every_registered_backend_constructs_cheaply_or_says_why():
                 assert "model" in str(exc).lower(), (role, name, exc)
                 continue
             assert backend is not None
+
+
+def test_each_backend_has_its_section_and_the_flat_keys_of_01_still_work(
+    tmp_path, monkeypatch
+) -> None:
+    import pytest
+
+    from attune.settings import AttuneSettings, load_settings
+
+    toml = tmp_path / "attune.toml"
+    toml.write_text('[llm.openai]\nbase_url = "http://127.0.0.1:8000/v1"\nmodel = "mine"\n'
+                    '[voice.espeak]\nvoice = "de"\n')  # fmt: skip
+    s = load_settings(config=toml)
+    assert (s.llm.openai.base_url, s.llm.openai.model) == ("http://127.0.0.1:8000/v1", "mine")
+    assert s.voice.espeak.voice == "de" and s.voice.hibari.voice == "af_heart"
+    with pytest.warns(DeprecationWarning, match=r"llm.base_url.*\[llm.openai\]"):
+        old = AttuneSettings(llm={"base_url": "http://h:1/v1", "model": "m", "candidates": 2})
+    assert (old.llm.openai.base_url, old.llm.openai.model, old.llm.candidates) == (
+        "http://h:1/v1", "m", 2,
+    )  # fmt: skip
+    with pytest.warns(DeprecationWarning):
+        voice = AttuneSettings(voice={"voice": "af_heart", "model_path": str(tmp_path / "v.onnx")})
+    assert voice.voice.piper.model_path == tmp_path / "v.onnx"
+    monkeypatch.setenv("ATTUNE_LLM__API_KEY", "from-env")
+    with pytest.warns(DeprecationWarning):
+        env = load_settings()
+    assert env.llm.openai.api_key.get_secret_value() == "from-env"

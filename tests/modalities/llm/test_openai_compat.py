@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from attune.settings import AttuneSettings, LLMSettings
+from attune.settings import AttuneSettings, LLMSettings, OpenAISettings
 from attune.types import ChatMessage, GenerationParams
 from modalities.llm.base import GenerationError
 
@@ -37,7 +37,11 @@ def _closed_port() -> int:
 
 def test_from_settings_keeps_the_api_key_secret() -> None:
     settings = AttuneSettings(
-        llm=LLMSettings(base_url="http://127.0.0.1:9/v1", model="m", api_key=SecretStr("s3cret"))
+        llm=LLMSettings(
+            openai=OpenAISettings(
+                base_url="http://127.0.0.1:9/v1", model="m", api_key=SecretStr("s3cret")
+            )
+        )
     )
     llm = OpenAICompatLLM.from_settings(settings)
     assert (llm.base_url, llm.model) == ("http://127.0.0.1:9/v1", "m")
