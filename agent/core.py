@@ -9,7 +9,7 @@ import unicodedata
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
@@ -25,9 +25,11 @@ from attune.errors import ConfigError, InputError
 from attune.settings import AttuneSettings
 from attune.taxonomy import Strategy, normalize_strategy
 from attune.types import (
+    TURN_EVENTS,
     Audio,
     ChatMessage,
     FaceReading,
+    ReplyDoneEvent,
     SessionInfo,
     Transcript,
     TurnEvent,
@@ -205,8 +207,8 @@ class Attune:
             strategy=strategy,
         )
         for event in events:
-            if event.type == "reply.done":
-                result = TurnResult.model_validate(event.data["result"])
+            if isinstance(event, ReplyDoneEvent):
+                result = event.result
         assert result is not None  # stream_turn always ends with reply.done
         return result
 
@@ -281,10 +283,10 @@ class Attune:
         with self._lock:
             context = self.context.for_turn(media, cancel)
             first_audio: float | None = None
-            for chunk in self._run_graph(graph_input, config, context):
-                if first_audio is None and chunk["type"] == "audio.chunk":
+            for event in self._run_graph(graph_input, config, context):
+                if first_audio is None and event.type == "audio.chunk":
                     first_audio = (time.perf_counter() - started) * 1000
-                yield TurnEvent(type=chunk["type"], turn_id=turn_id, data=_event_data(chunk))
+                yield event.model_copy(update={"turn_id": turn_id})
             state: AttuneState = self.graph.get_state(config).values  # type: ignore[assignment]
         total_ms = (time.perf_counter() - started) * 1000
         timings = {**state.get("timings_ms", {}), "total": total_ms}
@@ -308,11 +310,7 @@ class Attune:
             interrupted=cancel is not None and cancel.is_set(),
             timings_ms=timings,
         )
-        yield TurnEvent(
-            type="reply.done",
-            turn_id=turn_id,
-            data={"text": result.reply, "result": result.model_dump(mode="json")},
-        )
+        yield ReplyDoneEvent(turn_id=turn_id, text=result.reply, result=result)
 
     def _audio(self, audio: Audio | bytes | str | Path | None) -> Audio | None:
         """The turn's audio as 16 kHz mono within ``speech.max_turn_seconds``."""
@@ -346,21 +344,23 @@ class Attune:
 
     def _run_graph(
         self, graph_input: AttuneState, config: Any, context: AttuneContext
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[TurnEvent]:
         """Run the graph in a worker thread, yielding custom events as nodes write them.
 
         A worker keeps the events flowing while a node is still generating; errors raised in the
         graph are re-raised here.
         """
-        bridge: Bridge[dict[str, Any]] = Bridge()
+        bridge: Bridge[TurnEvent] = Bridge()
 
-        def produce(out: Bridge[dict[str, Any]]) -> None:
+        def produce(out: Bridge[TurnEvent]) -> None:
             # one checkpoint per turn, written when the graph exits (also on an error), not
             # one per node: the state is not stored nine times over
-            for chunk in self.graph.stream(
+            for event in self.graph.stream(
                 graph_input, config, context=context, stream_mode="custom", durability="exit"
             ):
-                out.put(chunk)
+                if not isinstance(event, TURN_EVENTS):  # a node wrote something else: a bug
+                    raise TypeError(f"a node emitted {type(event).__name__}, not a turn event")
+                out.put(cast(TurnEvent, event))
 
         worker = bridge.start_thread(produce, name="attune-turn")
         try:
@@ -473,19 +473,3 @@ class Attune:
 def _shared(names: Any, embedder: Embedder) -> dict[str, Any]:
     # The emotion head sits on the same MiniLM as the embedder: share one instance.
     return {"embedder": embedder} if names.text_emotion == "goemotions-head" else {}
-
-
-def _event_data(chunk: dict[str, Any]) -> dict[str, Any]:
-    if chunk["type"] == "audio.chunk":  # media stay objects (the server encodes them)
-        return {"chunk": chunk["chunk"], "style": _jsonable(chunk["style"])}
-    if chunk["type"] == "avatar.cues":  # plain JSON data
-        return {"cues": chunk["cues"].model_dump(mode="json")}
-    return {key: _jsonable(value) for key, value in chunk.items() if key != "type"}
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value

@@ -8,7 +8,7 @@ Pydantic models (frozen) because they are also wire data and checkpointed graph 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -466,28 +466,148 @@ EventType = Literal[
 ]
 
 
-class TurnEvent(_Frozen):
-    """One streamed event of a turn, in the order the graph produces them.
+class _Event(_Frozen):
+    """A streamed event of a turn. The graph's nodes emit these models; ``turn_id`` is set by
+    :meth:`agent.Attune.stream_turn`. :attr:`data` is the payload as the wire carries it (JSON
+    values), the shape the protocol's ``turn.event`` messages have."""
 
-    ``perception``+ -> ``safety`` -> ``appraisal`` -> ``strategy`` -> ``reply.delta``* ->
-    ``audio.chunk``* -> ``reply.done``; on a crisis: ``perception``+ -> ``safety`` -> ``crisis`` ->
-    ``strategy`` (overridden) -> ``reply.delta`` -> ``audio.chunk``* -> ``reply.done``. ``safety``
-    (every text turn) carries ``tier`` (none / concern / crisis), ``category``, ``reason`` and
-    ``matched_by``; on concern the reply ends with the check-in question. There is one
-    ``perception`` event per modality present (keys ``transcript`` + ``speech_emotion``,
-    ``text_emotion``, ``face``), then one with the fused ``affect``. ``crisis`` carries
-    ``category``, ``confidence`` and ``resources``. ``audio.chunk`` (only when speech was asked for)
-    holds a :class:`modalities.voice.base.SpeechChunk` object under ``chunk`` (not JSON: the server
-    encodes it) and the ``style`` spoken; when the avatar was asked for, each is followed by an
-    ``avatar.cues`` event (``cues``: the JSON timeline of the same stretch of time), and a requested
-    video comes last as ``avatar.video`` (``path``, ``seconds``). In a low-latency voice turn
-    (``voice.low_latency``) ``audio.chunk`` events interleave with ``reply.delta``: each sentence is
-    spoken as soon as it is final.
-    """
+    turn_id: str = ""
 
-    type: EventType
-    turn_id: str
-    data: dict[str, object] = Field(default_factory=dict)
+    @property
+    def data(self) -> dict[str, Any]:
+        """The payload as JSON values: the fields the node set (``type`` and ``turn_id`` apart)."""
+        return self.model_dump(mode="json", exclude={"type", "turn_id"}, exclude_unset=True)
+
+
+class PerceptionEvent(_Event):
+    """One modality's reading (``transcript`` with ``speech_emotion``, ``text_emotion`` or
+    ``face``), or, last, the fused ``affect``."""
+
+    type: Literal["perception"] = "perception"
+    transcript: Transcript | None = None
+    speech_emotion: SpeechEmotion | None = None
+    text_emotion: TextEmotion | None = None
+    face: FaceReading | None = None
+    affect: FusedAffect | None = None
+
+
+class SafetyEvent(_Event):
+    """The safety check of the message, every text turn (on *concern* the reply ends with the
+    check-in question)."""
+
+    type: Literal["safety"] = "safety"
+    tier: SafetyTier
+    category: CrisisCategory | None = None
+    reason: str = ""
+    matched_by: list[str] = Field(default_factory=list)
+
+
+class CrisisEvent(_Event):
+    """A crisis: the safe reply follows, with these resources (a kiosk or server may alert
+    staff on it)."""
+
+    type: Literal["crisis"] = "crisis"
+    category: CrisisCategory | None = None
+    confidence: float = 0.0
+    matched_by: list[str] = Field(default_factory=list)
+    locale: str = ""
+    resources: list[CrisisResource] = Field(default_factory=list)
+
+
+class AppraisalEvent(_Event):
+    """The chain of empathy of the turn."""
+
+    type: Literal["appraisal"] = "appraisal"
+    appraisal: Appraisal
+
+
+class StrategyEvent(_Event):
+    """The strategy of the reply (on a crisis: the override)."""
+
+    type: Literal["strategy"] = "strategy"
+    strategy: StrategyDecision
+
+
+class ReplyDeltaEvent(_Event):
+    """More of the reply's text as it is written."""
+
+    type: Literal["reply.delta"] = "reply.delta"
+    text: str
+
+
+class AudioChunkEvent(_Event):
+    """One spoken sentence: ``chunk`` is a :class:`modalities.voice.base.SpeechChunk` (audio
+    and timings: an object, not JSON; the server encodes it), ``style`` how it was spoken."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    type: Literal["audio.chunk"] = "audio.chunk"
+    chunk: Any
+    style: VoiceStyle | None = None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """``chunk`` as the object, ``style`` as JSON."""
+        style = self.style.model_dump(mode="json") if self.style is not None else None
+        return {"chunk": self.chunk, "style": style}
+
+
+class AvatarCuesEvent(_Event):
+    """The avatar's cue timeline of the sentence just spoken (JSON; see
+    :class:`modalities.avatar.cues.AvatarCues`)."""
+
+    type: Literal["avatar.cues"] = "avatar.cues"
+    cues: dict[str, Any]
+
+
+class AvatarVideoEvent(_Event):
+    """The talking-head video of the reply, when one was asked for: its ``path``."""
+
+    type: Literal["avatar.video"] = "avatar.video"
+    path: str
+    seconds: float = 0.0
+
+
+class ReplyDoneEvent(_Event):
+    """The end of the turn: the reply as kept (authoritative) and the whole result."""
+
+    type: Literal["reply.done"] = "reply.done"
+    text: str
+    result: TurnResult
+
+
+#: The events of a turn, in the order the graph produces them: ``perception``+ -> ``safety`` ->
+#: ``appraisal`` -> ``strategy`` -> ``reply.delta``* -> (``audio.chunk`` ``avatar.cues``?)* ->
+#: ``avatar.video``? -> ``reply.done``; on a crisis ``perception``+ -> ``safety`` -> ``crisis`` ->
+#: ``strategy`` (overridden) -> ``reply.delta`` -> ``audio.chunk``* -> ``reply.done``. In a
+#: low-latency voice turn ``audio.chunk`` events interleave with ``reply.delta``. A union
+#: discriminated by ``type``: ``event.type`` tells which, ``event.data`` is the wire payload.
+TurnEvent = Annotated[
+    PerceptionEvent
+    | SafetyEvent
+    | CrisisEvent
+    | AppraisalEvent
+    | StrategyEvent
+    | ReplyDeltaEvent
+    | AudioChunkEvent
+    | AvatarCuesEvent
+    | AvatarVideoEvent
+    | ReplyDoneEvent,
+    Field(discriminator="type"),
+]
+#: The event classes, for ``isinstance``.
+TURN_EVENTS: tuple[type[_Event], ...] = (
+    PerceptionEvent,
+    SafetyEvent,
+    CrisisEvent,
+    AppraisalEvent,
+    StrategyEvent,
+    ReplyDeltaEvent,
+    AudioChunkEvent,
+    AvatarCuesEvent,
+    AvatarVideoEvent,
+    ReplyDoneEvent,
+)
 
 
 #: Every model class that may be stored in a checkpoint (the deserialisation allowlist).

@@ -19,7 +19,20 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from attune.errors import ErrorCode, error_code
-from attune.types import ChatMessage, FaceReading, WordTiming
+from attune.types import (
+    AppraisalEvent,
+    AvatarCuesEvent,
+    AvatarVideoEvent,
+    ChatMessage,
+    CrisisEvent,
+    FaceReading,
+    PerceptionEvent,
+    ReplyDeltaEvent,
+    ReplyDoneEvent,
+    SafetyEvent,
+    StrategyEvent,
+    WordTiming,
+)
 
 #: The protocol version this server speaks; ``session.start`` must name it.
 PROTOCOL_VERSION = 1
@@ -177,12 +190,12 @@ class TurnQueued(_ServerMessage):
 class TurnEventMessage(_ServerMessage):
     """One event of a turn, forwarded from :meth:`agent.Attune.stream_turn` as it happens.
 
-    ``data`` is the event's payload as the engine defines it (``attune.types.TurnEvent``):
-    ``perception`` (``text_emotion`` / ``transcript`` + ``speech_emotion`` / ``face`` /
-    ``affect``), ``safety`` (``tier``, ``category``, ``reason``), ``crisis``, ``appraisal``,
-    ``strategy``, ``reply.delta`` (``text``), ``reply.done`` (``text`` and the whole
-    ``result``), ``avatar.cues`` (``cues``). Event types added to the engine later are
-    forwarded the same way.
+    ``type`` and ``data`` are the engine's typed event (``attune.types.TurnEvent``, a union
+    discriminated by ``type``) and its payload, ``event.data``: ``perception`` (``text_emotion``
+    / ``transcript`` + ``speech_emotion`` / ``face`` / ``affect``), ``safety`` (``tier``,
+    ``category``, ``reason``), ``crisis``, ``appraisal``, ``strategy``, ``reply.delta``
+    (``text``), ``reply.done`` (``text`` and the whole ``result``), ``avatar.cues``
+    (``cues``). The schema's ``events`` section is generated from those models.
     """
 
     type: str
@@ -398,11 +411,29 @@ USER_TEXT: dict[ErrorCode, str | None] = {
 }
 
 
+#: The engine's events whose payload is JSON as a whole (``audio.chunk`` goes out as an
+#: ``audio.chunk`` header and a binary frame instead): what ``turn.event`` messages' ``data``
+#: holds, by ``type``.
+_WIRE_EVENTS = Annotated[
+    PerceptionEvent
+    | SafetyEvent
+    | CrisisEvent
+    | AppraisalEvent
+    | StrategyEvent
+    | ReplyDeltaEvent
+    | AvatarCuesEvent
+    | AvatarVideoEvent
+    | ReplyDoneEvent,
+    Field(discriminator="type"),
+]
+
+
 def protocol_schema() -> dict[str, Any]:
     """The JSON Schema of every message in both directions."""
     server = TypeAdapter(ServerMessage).json_schema(mode="serialization")
     client = _CLIENT.json_schema(mode="validation")
-    defs = {**client.pop("$defs", {}), **server.pop("$defs", {})}
+    events = TypeAdapter(_WIRE_EVENTS).json_schema(mode="serialization")
+    defs = {**client.pop("$defs", {}), **server.pop("$defs", {}), **events.pop("$defs", {})}
     defs["ErrorCode"]["x-user-text"] = {code.value: text for code, text in USER_TEXT.items()}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -411,6 +442,7 @@ def protocol_schema() -> dict[str, Any]:
         "version": PROTOCOL_VERSION,
         "client": client,
         "server": server,
+        "events": events,
         "$defs": dict(sorted(defs.items())),
     }
 

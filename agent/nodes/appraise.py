@@ -20,7 +20,7 @@ from agent.nodes.speak import low_latency_voice
 from agent.prompting import render
 from agent.state import AttuneState
 from attune.errors import AttuneError
-from attune.types import ChatMessage, GenerationParams
+from attune.types import AppraisalEvent, ChatMessage, GenerationParams
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def appraise(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState
     appraisal = apply_affect(
         build_appraisal(message, emotion, llm_output, earlier, background), affect
     )
-    runtime.stream_writer({"type": "appraisal", "appraisal": appraisal})
+    runtime.stream_writer(AppraisalEvent(appraisal=appraisal))
     timings = {"appraise": (time.perf_counter() - start) * 1000}
     if llm_ms is not None:  # the turn made an LLM call before the reply (llm.llm_appraisal)
         timings["appraise_llm"] = llm_ms

@@ -16,6 +16,7 @@ from langgraph.runtime import Runtime
 from agent.context import AttuneContext
 from agent.state import AttuneState
 from attune.errors import InputError
+from attune.types import PerceptionEvent
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,7 @@ def perceive_speech(state: AttuneState, runtime: Runtime[AttuneContext]) -> Attu
     baseline = state.get("prosody_baseline")
     emotion = ctx.speech_emotion.analyze(audio, transcript=transcript, baseline=baseline)
     baseline = ctx.speech_emotion.update_baseline(baseline, emotion)
-    runtime.stream_writer(
-        {"type": "perception", "transcript": transcript, "speech_emotion": emotion}
-    )
+    runtime.stream_writer(PerceptionEvent(transcript=transcript, speech_emotion=emotion))
     limit = ctx.settings.chat.max_input_chars
     user_text = " ".join(part for part in (typed, heard) if part)[:limit]
     log.debug("turn %s: %.1f s of audio heard", state.get("turn_id"), audio.duration)
@@ -72,7 +71,7 @@ def perceive_text(state: AttuneState, runtime: Runtime[AttuneContext]) -> Attune
         return {}
     start = time.perf_counter()
     emotion = runtime.context.text_emotion.analyze(text)
-    runtime.stream_writer({"type": "perception", "text_emotion": emotion})
+    runtime.stream_writer(PerceptionEvent(text_emotion=emotion))
     return {"text_emotion": emotion, "timings_ms": {"perceive_text": _ms(start)}}
 
 
@@ -83,7 +82,7 @@ def perceive_face(state: AttuneState, runtime: Runtime[AttuneContext]) -> Attune
         return {}
     start = time.perf_counter()
     reading = runtime.context.face.analyze(image)
-    runtime.stream_writer({"type": "perception", "face": reading})
+    runtime.stream_writer(PerceptionEvent(face=reading))
     return {"face": reading, "timings_ms": {"perceive_face": _ms(start)}}
 
 
@@ -101,5 +100,5 @@ def fuse_affect(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneSt
         words=state.get("user_text"),
     )
     if affect is not None:
-        runtime.stream_writer({"type": "perception", "affect": affect})
+        runtime.stream_writer(PerceptionEvent(affect=affect))
     return {"affect": affect, "timings_ms": {"fuse_affect": _ms(start)}}

@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime
 from agent.context import AttuneContext
 from agent.state import AttuneState
 from attune.taxonomy import STRATEGIES, Strategy
-from attune.types import StrategyDecision
+from attune.types import StrategyDecision, StrategyEvent
 from strategies.base import PlanningContext
 
 _GREETING = re.compile(
@@ -91,7 +91,7 @@ def plan_strategy(state: AttuneState, runtime: Runtime[AttuneContext]) -> Attune
         decision = StrategyDecision(
             strategy=chosen, probabilities=probs, planner=planner.name, reason=reason
         )
-    runtime.stream_writer({"type": "strategy", "strategy": decision})
+    runtime.stream_writer(StrategyEvent(strategy=decision))
     return {
         "strategy": decision,
         "timings_ms": {"plan_strategy": (time.perf_counter() - start) * 1000},

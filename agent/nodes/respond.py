@@ -24,7 +24,7 @@ from agent.safety.replies import SAFE_FALLBACK_REPLY, check_reply
 from agent.state import AttuneState
 from agent.tuning.format import tuned_messages
 from attune.taxonomy import Strategy
-from attune.types import Appraisal, ChatMessage, GenerationParams, ReplyCheck
+from attune.types import Appraisal, ChatMessage, GenerationParams, ReplyCheck, ReplyDeltaEvent
 
 MAX_SENTENCES = 3
 #: A reply shorter than this that is not a question ("I'm sorry to hear that.") is continued
@@ -254,7 +254,7 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
     )
 
     def emit(text: str) -> None:
-        runtime.stream_writer({"type": "reply.delta", "text": text})
+        runtime.stream_writer(ReplyDeltaEvent(text=text))
 
     base = GenerationParams(
         max_tokens=ctx.settings.llm.max_tokens,

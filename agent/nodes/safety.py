@@ -19,7 +19,14 @@ from agent.safety.replies import compose_safe_reply
 from agent.safety.resources import locale_resources
 from agent.state import AttuneState
 from attune.taxonomy import STRATEGIES, Strategy
-from attune.types import ChatMessage, StrategyDecision
+from attune.types import (
+    ChatMessage,
+    CrisisEvent,
+    ReplyDeltaEvent,
+    SafetyEvent,
+    StrategyDecision,
+    StrategyEvent,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,26 +52,24 @@ def check_safety(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneS
     context = state.get("history", [])[-CONTEXT_MESSAGES:]
     assessment = runtime.context.crisis_detector.assess(text, state.get("last_crisis"), context)
     runtime.stream_writer(
-        {
-            "type": "safety",
-            "tier": assessment.tier,
-            "category": assessment.category,
-            "reason": assessment.reason,
-            "matched_by": list(assessment.matched_by),
-        }
+        SafetyEvent(
+            tier=assessment.tier,
+            category=assessment.category,
+            reason=assessment.reason,
+            matched_by=list(assessment.matched_by),
+        )
     )
     if assessment.crisis:
         # ids only: the category and the words stay out of the logs
         log.info("turn %s: crisis detected, safe reply follows", state.get("turn_id"))
         runtime.stream_writer(
-            {
-                "type": "crisis",
-                "category": assessment.category,
-                "confidence": assessment.confidence,
-                "matched_by": list(assessment.matched_by),
-                "locale": assessment.locale,
-                "resources": [r.model_dump(mode="json") for r in assessment.resources],
-            }
+            CrisisEvent(
+                category=assessment.category,
+                confidence=assessment.confidence,
+                matched_by=list(assessment.matched_by),
+                locale=assessment.locale,
+                resources=list(assessment.resources),
+            )
         )
     return {
         "safety": assessment,
@@ -94,8 +99,8 @@ def safe_reply(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneSta
         overridden=True,
         reason=f"crisis: {assessment.category} ({'+'.join(assessment.matched_by)})",
     )
-    runtime.stream_writer({"type": "strategy", "strategy": decision})
-    runtime.stream_writer({"type": "reply.delta", "text": reply})
+    runtime.stream_writer(StrategyEvent(strategy=decision))
+    runtime.stream_writer(ReplyDeltaEvent(text=reply))
     turn_id = state.get("turn_id")
     return {
         "strategy": decision,

@@ -22,7 +22,7 @@ from langgraph.runtime import Runtime
 
 from agent.context import AttuneContext
 from agent.state import AttuneState
-from attune.types import VoiceStyle
+from attune.types import AudioChunkEvent, AvatarCuesEvent, AvatarVideoEvent, VoiceStyle
 
 if TYPE_CHECKING:
     from modalities.avatar.cues import Expression
@@ -68,15 +68,13 @@ class Speaker:
     the ``avatar.cues`` timeline of the same stretch of time, built from the chunk's phoneme
     timings (or its audio), so a live renderer can start each sentence with its audio."""
 
-    def __init__(
-        self, state: AttuneState, ctx: AttuneContext, emit: Callable[[dict[str, Any]], None]
-    ) -> None:
+    def __init__(self, state: AttuneState, ctx: AttuneContext, emit: Callable[[Any], None]) -> None:
         self.ctx, self.emit = ctx, emit
         self.style = voice_style(state, ctx)
         self.expression = avatar_expression(state, ctx) if state.get("avatar") else None
 
     def __call__(self, chunk: SpeechChunk) -> None:
-        self.emit({"type": "audio.chunk", "chunk": chunk, "style": self.style})
+        self.emit(AudioChunkEvent(chunk=chunk, style=self.style))
         self.ctx.spoken.append(chunk)
         if self.expression is not None:
             from modalities.avatar.cues import build_cues
@@ -90,7 +88,7 @@ class Speaker:
                 offset=chunk.offset,
                 seed=self.ctx.settings.seed,
             )
-            self.emit({"type": "avatar.cues", "cues": cues})
+            self.emit(AvatarCuesEvent(cues=cues.model_dump(mode="json")))
 
 
 def low_latency_voice(state: AttuneState, ctx: AttuneContext) -> bool:
@@ -196,9 +194,7 @@ def render_avatar(state: AttuneState, runtime: Runtime[AttuneContext]) -> Attune
     folder = Path(ctx.settings.paths.state_dir) / "videos"
     folder.mkdir(parents=True, exist_ok=True)
     path = ctx.avatar.render_video(cues, audio, folder / f"{state.get('turn_id')}.mp4")
-    runtime.stream_writer(
-        {"type": "avatar.video", "path": str(path), "seconds": round(audio.duration, 3)}
-    )
+    runtime.stream_writer(AvatarVideoEvent(path=str(path), seconds=round(audio.duration, 3)))
     return {
         "video_path": str(path),
         "timings_ms": {"render_avatar": (time.perf_counter() - start) * 1000},

@@ -13,7 +13,7 @@ from agent.nodes.plan import plan_strategy, planning_context
 from agent.nodes.respond import FALLBACK_REPLY, respond
 from attune.settings import AttuneSettings
 from attune.taxonomy import Strategy
-from attune.types import ChatMessage, StrategyDecision
+from attune.types import AppraisalEvent, ChatMessage, StrategyDecision
 from tests.agent.helpers import APPRAISAL_JSON
 from tests.fakes import FakeEmbedder, FakeLLM, FakePlanner, FakeTextEmotion
 
@@ -36,7 +36,7 @@ def test_perceive_text_reads_emotion_and_emits_perception():
     update = perceive_text({"user_text": "I am so sad, my cat died"}, rt)
     assert update["text_emotion"].primary_ekman == "sadness"
     assert "perceive_text" in update["timings_ms"]
-    assert events[0]["type"] == "perception"
+    assert events[0].type == "perception"
 
 
 def test_perceive_text_without_text_does_nothing():
@@ -54,7 +54,7 @@ def test_appraise_uses_llm_with_schema_when_supported():
     assert appraisal.event == "their dog died" and appraisal.sources["event"] == "llm"
     _, params = llm.calls[0]
     assert params.json_schema is not None and params.temperature <= 0.3
-    assert events == [{"type": "appraisal", "appraisal": appraisal}]
+    assert events == [AppraisalEvent(appraisal=appraisal)]
 
 
 def test_appraise_without_llm_is_deterministic():
@@ -79,7 +79,7 @@ def test_plan_strategy_passes_history_and_picks_the_top():
     seen = rt.context.planner.contexts[-1]
     assert seen.previous_strategies == [Strategy.OTHERS]
     assert seen.dialogue[-1] == ("seeker", "I feel bad") and seen.seeker_turns == 2
-    assert events[0]["type"] == "strategy"
+    assert events[0].type == "strategy"
 
 
 def test_planning_context_carries_emotion():
@@ -100,7 +100,7 @@ def test_respond_streams_and_appends_history():
     state = {"turn_id": "t1", "user_text": "rough day", "strategy": _decision(Strategy.QUESTION)}
     update = respond(state, rt)
     assert update["reply"] == "I'm here for you. That sounds so hard. Tell me more?"
-    deltas = [e["text"] for e in events if e["type"] == "reply.delta"]
+    deltas = [e.text for e in events if e.type == "reply.delta"]
     assert len(deltas) > 3  # word by word
     assert "Extra" not in "".join(deltas)  # generation stopped after the third sentence
     assert llm.closed_streams == 1
@@ -114,7 +114,7 @@ def test_respond_with_candidates_keeps_the_best():
     rt, events = runtime(llm, candidates=3)
     update = respond({"user_text": "rough day today", "strategy": _decision(Strategy.QUESTION)}, rt)
     assert update["reply"] == "That sounds so hard. What happened today?"
-    assert [e["text"] for e in events] == [update["reply"]]
+    assert [e.text for e in events] == [update["reply"]]
     seeds = [params.seed for _, params in llm.calls]
     assert len(set(seeds)) == 3  # three different samples
 

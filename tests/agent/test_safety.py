@@ -257,7 +257,7 @@ def test_respond_replaces_a_harmful_streamed_reply_and_stops_forwarding_it():
     assert update["reply"] == SAFE_FALLBACK_REPLY
     check = update["reply_check"]
     assert check.replaced and check.problem == "harmful"
-    streamed = "".join(e["text"] for e in events if e["type"] == "reply.delta")
+    streamed = "".join(e.text for e in events if e.type == "reply.delta")
     assert "hurt yourself" not in streamed and "Bye" not in streamed
     assert llm.closed_streams == 1  # generation was stopped
     assert update["history"][1].content == SAFE_FALLBACK_REPLY
@@ -277,7 +277,7 @@ def test_respond_falls_back_when_every_candidate_fails():
     update = respond({"user_text": "rough day", "strategy": _decision()}, rt)
     assert update["reply"] == SAFE_FALLBACK_REPLY
     assert update["reply_check"].problem == "dismissive"
-    assert [e["text"] for e in events] == [SAFE_FALLBACK_REPLY]
+    assert [e.text for e in events] == [SAFE_FALLBACK_REPLY]
 
 
 def test_a_clean_reply_is_recorded_as_checked():

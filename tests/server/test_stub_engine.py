@@ -9,7 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from attune.types import TurnEvent
+from attune.types import (
+    AvatarCuesEvent,
+    AvatarVideoEvent,
+    ReplyDeltaEvent,
+    ReplyDoneEvent,
+    TurnEvent,
+    TurnResult,
+)
 from server.app import AttuneServer
 from server.client import AttuneClient
 from server.protocol import Capabilities
@@ -28,10 +35,11 @@ class AvatarBot:
         return []
 
     def stream_turn(self, text: Any, session_id: Any, **kwargs: Any) -> Iterator[TurnEvent]:
-        yield TurnEvent(type="reply.delta", turn_id="t1", data={"text": "Hello."})
-        yield TurnEvent(type="avatar.cues", turn_id="t1", data={"cues": {"visemes": [1, 2]}})
-        yield TurnEvent(type="avatar.video", turn_id="t1", data={"path": str(self.video)})
-        yield TurnEvent(type="reply.done", turn_id="t1", data={"text": "Hello.", "result": {}})
+        yield ReplyDeltaEvent(turn_id="t1", text="Hello.")
+        yield AvatarCuesEvent(turn_id="t1", cues={"visemes": [1, 2]})
+        yield AvatarVideoEvent(turn_id="t1", path=str(self.video))
+        result = TurnResult(session_id=str(session_id), turn_id="t1", reply="Hello.")
+        yield ReplyDoneEvent(turn_id="t1", text="Hello.", result=result)
 
 
 def test_avatar_events_follow_capabilities_and_videos_are_served(tmp_path: Path):
