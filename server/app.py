@@ -5,13 +5,9 @@
 table, an executor for blocking inference, and the registry of rendered videos. Each websocket
 connection is served by a :class:`server.session.Connection`.
 
-HTTP requests that are not websocket upgrades are answered in ``process_request``: files under
-``server/static/`` (``/`` is ``index.html``, ``/kiosk`` is ``kiosk.html``), rendered videos under
-``/video/<random id>.mp4`` while they are fresh, ``/healthz``, and ``/avatar/rig.json``
-(``?style=portrait|cartoon``, default the configured avatar): the avatar rig the kiosk page
-draws with (:mod:`modalities.avatar.rig_export`), built once per style off the event loop.
-Paths are resolved inside the static folder and anything else (``..``, hidden files, symlinks
-out) is a 404.
+HTTP requests that are not websocket upgrades pass the same Host check in ``process_request``
+and are then answered by :class:`server.http.HttpRoutes` (the pages, videos, ``/healthz``, the
+schema, the avatar rig).
 
 Handshakes are checked before upgrading: the token (401), the Origin (403). Use
 :func:`serve` (async) or :func:`run_server` (blocking, what ``attune serve`` calls).
@@ -21,29 +17,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import json
 import logging
-import mimetypes
-import secrets
 import socket
 import threading
-import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from email.utils import formatdate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.asyncio.server import serve as ws_serve
-from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from attune.types import ChatMessage
 from server import protocol as p
+from server.http import STATIC_DIR, HttpRoutes, VideoRegistry, response
 from server.limits import (
     Auth,
     check_binding,
@@ -61,72 +51,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
-WS_PATHS = frozenset({"/ws", "/"})
-_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".mjs": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".json": "application/json",
-    ".svg": "image/svg+xml",
-    ".wasm": "application/wasm",
-    ".mp4": "video/mp4",
-    ".webm": "video/webm",
-    ".wav": "audio/wav",
-    ".ogg": "audio/ogg",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".ico": "image/x-icon",
-    ".txt": "text/plain; charset=utf-8",
-}
 #: Headers a request may carry once: a second Host or Origin is refused (400), not guessed at.
 _SINGLE_HEADERS = ("Host", "Origin", "Authorization", "Upgrade", "Sec-WebSocket-Key")
+WS_PATHS = frozenset({"/ws", "/"})
 #: How often owner rows of sessions with no conversation are dropped (and at start).
 OWNER_SWEEP_S = 3600.0
-#: No static file's path is longer (the pages and their scripts have short names).
-_MAX_STATIC_NAME = 200
-#: The pages may only talk to this server; nothing is loaded from elsewhere.
-_CSP = (
-    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; "
-    "media-src 'self' blob:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
-)
-
-
-@functools.cache
-def _schema_bytes() -> bytes:
-    from server.protocol import schema_text
-
-    return schema_text().encode()
-
-
-class VideoRegistry:
-    """Rendered videos served under unguessable URLs for ``ttl_s`` seconds, then deleted."""
-
-    def __init__(self, ttl_s: float) -> None:
-        self.ttl_s = ttl_s
-        self._videos: dict[str, tuple[Path, float]] = {}
-
-    def publish(self, path: str) -> str:
-        """Serve the file at ``path``; its URL (relative to the server)."""
-        key = secrets.token_urlsafe(18)
-        self._videos[key] = (Path(path), time.monotonic() + self.ttl_s)
-        return f"/video/{key}{Path(path).suffix or '.mp4'}"
-
-    def lookup(self, name: str) -> Path | None:
-        """The file behind ``/video/<name>`` if it is still fresh."""
-        entry = self._videos.get(Path(name).stem)
-        if entry is None or entry[1] < time.monotonic():
-            return None
-        return entry[0]
-
-    def expire(self) -> None:
-        """Delete the files whose time is up."""
-        now = time.monotonic()
-        for key, (path, until) in list(self._videos.items()):
-            if until < now:
-                del self._videos[key]
-                path.unlink(missing_ok=True)
 
 
 class AttuneServer:
@@ -154,10 +83,10 @@ class AttuneServer:
         self.settings = settings or bot.settings
         conf = self.settings.server
         self.auth = Auth(configured_tokens(self.settings) + list(tokens))
-        self.static_dir = static_dir.resolve()
         self.max_queued_turns = max_queued_turns
         self.executor = ThreadPoolExecutor(max_workers=turn_workers, thread_name_prefix="turn")
         self.videos = VideoRegistry(conf.video_ttl_s)
+        self.http = HttpRoutes(self.settings, self.videos, lambda: self.connections, static_dir)
         self.limits = p.Limits(
             max_message_bytes=conf.max_message_bytes,
             max_image_bytes=conf.max_image_bytes,
@@ -173,8 +102,6 @@ class AttuneServer:
         self.connections = 0
         #: The owner id of each connection's token, from the handshake to the handler.
         self._owners: weakref.WeakKeyDictionary[ServerConnection, str] = weakref.WeakKeyDictionary()
-        #: ``/avatar/rig.json`` answers per style: (status, body), built once each.
-        self._rigs: dict[str, asyncio.Future[tuple[int, bytes]]] = {}
         #: Connections attached to each session, and each session's generation (a forget
         #: bumps it, so that a connection attached before cannot write the session again).
         self._attached: dict[str, set[Connection]] = {}
@@ -305,117 +232,41 @@ class AttuneServer:
             return self._process_request(ws, request)
         except Exception as exc:
             log.warning("request refused: %s", type(exc).__name__)
-            return _response(400, b"bad request\n", "text/plain; charset=utf-8")
+            return response(400, b"bad request\n", "text/plain; charset=utf-8")
 
     def _process_request(
         self, ws: ServerConnection, request: Request
     ) -> Response | Awaitable[Response] | None:
         headers = request.headers
         if any(len(headers.get_all(name)) > 1 for name in _SINGLE_HEADERS):
-            return _response(400, b"duplicate header\n", "text/plain; charset=utf-8")
+            return response(400, b"duplicate header\n", "text/plain; charset=utf-8")
         conf = self.settings.server
         host = headers.get("Host")
         if not host_allowed(host, self.bound_host, conf.allowed_hosts):
             log.info("request refused: host not allowed")
-            return _response(403, b"host not allowed\n", "text/plain; charset=utf-8")
+            return response(403, b"host not allowed\n", "text/plain; charset=utf-8")
         url = urlsplit(request.path)
         path = url.path
         upgrade = "websocket" in headers.get("Upgrade", "").lower()
         if not upgrade:
             if path == "/avatar/rig.json":
-                return self._avatar_rig(parse_qs(url.query).get("style", [""])[0])
-            return self._http(path)
+                return self.http.avatar_rig(parse_qs(url.query).get("style", [""])[0])
+            return self.http.file(path)
         if path not in WS_PATHS:
-            return _response(404, b"not found\n", "text/plain; charset=utf-8")
+            return response(404, b"not found\n", "text/plain; charset=utf-8")
         host_checked = bool(conf.allowed_hosts) or is_loopback(self.bound_host)
         if not origin_allowed(
             headers.get("Origin"), host, conf.allowed_origins, host_checked=host_checked
         ):
             log.info("handshake refused: origin not allowed")
-            return _response(403, b"origin not allowed\n", "text/plain; charset=utf-8")
+            return response(403, b"origin not allowed\n", "text/plain; charset=utf-8")
         token = presented_token(request.path, request.headers.get("Authorization"))
         owner = self.auth.owner(token)
         if owner is None:
             log.info("handshake refused: %s token", "wrong" if token else "no")
-            return _response(401, b"a valid token is required\n", "text/plain; charset=utf-8")
+            return response(401, b"a valid token is required\n", "text/plain; charset=utf-8")
         self._owners[ws] = owner
         return None
-
-    def _http(self, path: str) -> Response:
-        if path == "/protocol.schema.json":  # the pages read the error codes' words from it
-            return _response(200, _schema_bytes(), "application/json")
-        if path == "/healthz":
-            body = json.dumps({"status": "ok", "connections": self.connections}).encode()
-            return _response(200, body, "application/json")
-        if path.startswith("/video/"):
-            video = self.videos.lookup(path.removeprefix("/video/"))
-            if video is not None and video.is_file():
-                return _response(200, video.read_bytes(), _TYPES[".mp4"])
-            return _response(404, b"not found\n", "text/plain; charset=utf-8")
-        file = self._static_file(path)
-        if file is None:
-            return _response(404, b"not found\n", "text/plain; charset=utf-8")
-        content_type = _TYPES.get(file.suffix.lower()) or (
-            mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-        )
-        return _response(200, file.read_bytes(), content_type)
-
-    async def _avatar_rig(self, style: str) -> Response:
-        """The avatar rig of ``style`` (``""``: the configured one) as JSON, or a JSON error."""
-        from modalities.avatar.rig_export import STYLES
-
-        style = style or self.settings.backends.avatar
-        if style not in STYLES:
-            body = json.dumps(
-                {"code": "bad_style", "message": f"style must be one of {', '.join(STYLES)}"}
-            ).encode()
-            return _response(400, body, "application/json")
-        task = self._rigs.get(style)
-        if task is None:
-            task = asyncio.ensure_future(asyncio.to_thread(self._build_rig, style))
-            self._rigs[style] = task
-        status, body = await asyncio.shield(task)
-        if status == 500 and self._rigs.get(style) is task:  # unexpected: retry next time
-            del self._rigs[style]
-        cache = "max-age=600" if status == 200 else "no-cache"
-        return _response(status, body, "application/json", cache_control=cache)
-
-    def _build_rig(self, style: str) -> tuple[int, bytes]:
-        """Blocking: the rig JSON of ``style``, 422 with the code when the portrait is unusable."""
-        from attune import registry
-        from attune.errors import InputError
-        from modalities.avatar.rig_export import rig_json
-
-        try:
-            renderer = registry.create("avatar", style, self.settings)
-            rig = rig_json(renderer, style, self.settings.avatar.expressiveness)
-            return 200, json.dumps(rig, separators=(",", ":")).encode()
-        except InputError as exc:
-            log.warning("avatar rig %s unavailable: %s", style, exc.code)
-            return 422, json.dumps({"code": exc.code, "message": str(exc)}).encode()
-        except Exception:
-            log.exception("avatar rig %s failed", style)
-            body = {"code": "internal_error", "message": "the avatar rig could not be built"}
-            return 500, json.dumps(body).encode()
-
-    def _static_file(self, path: str) -> Path | None:
-        """The static file a URL path names, only if it lies inside the static folder (a name
-        longer than any static file's is none)."""
-        name = unquote(path).lstrip("/") or "index.html"
-        if len(name) > _MAX_STATIC_NAME:
-            return None
-        parts = name.split("/")
-        if any(not part or part.startswith(".") or "\\" in part or "\0" in part for part in parts):
-            return None
-        try:
-            candidate = (self.static_dir / name).resolve()
-            if not candidate.is_relative_to(self.static_dir):
-                return None
-            if not candidate.suffix and candidate.with_suffix(".html").is_file():
-                candidate = candidate.with_suffix(".html")
-            return candidate if candidate.is_file() else None
-        except (OSError, ValueError):  # a name the file system refuses
-            return None
 
     # --- running ------------------------------------------------------------------------------
 
@@ -478,36 +329,6 @@ class AttuneServer:
             expiry.cancel()
             sweeper.cancel()
             self.executor.shutdown(wait=False, cancel_futures=True)
-
-
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    422: "Unprocessable Content",
-    500: "Internal Server Error",
-}
-
-
-def _response(
-    status: int, body: bytes, content_type: str, *, cache_control: str = "no-cache"
-) -> Response:
-    reason = _REASONS[status]
-    headers = Headers(
-        [
-            ("Date", formatdate(usegmt=True)),
-            ("Connection", "close"),
-            ("Content-Type", content_type),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", cache_control),
-            ("X-Content-Type-Options", "nosniff"),
-            ("Referrer-Policy", "no-referrer"),
-            ("Content-Security-Policy", _CSP),
-        ]
-    )
-    return Response(status, reason, headers, body)
 
 
 def configured_tokens(settings: AttuneSettings) -> list[str]:

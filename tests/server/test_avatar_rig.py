@@ -73,7 +73,7 @@ def test_the_rig_is_built_once_and_cached(
 ) -> None:
     status, _, again = get(server.http + "/avatar/rig.json?style=portrait")
     assert status == 200 and again == portrait_rig
-    assert server.server._rigs["portrait"].done()
+    assert server.server.http.rigs["portrait"].done()
 
 
 def test_the_cartoon_style(server: ServerThread) -> None:
