@@ -178,7 +178,7 @@ class AttuneServer:
         async with self.session_lock(session_id):
             forgotten = await asyncio.to_thread(self.forget, session_id)
         for connection in others:
-            await connection.error(
+            await connection.outbox.error(
                 "session_forgotten",
                 "this session was forgotten from another connection; start a new one",
                 recoverable=False,

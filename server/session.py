@@ -9,13 +9,13 @@ A :class:`Connection` runs three kinds of work:
 * the **turn worker** takes queued turns one at a time, in order, and runs each through
   :meth:`agent.Attune.stream_turn` in the server's executor (blocking inference never runs on
   the event loop). A thread iterates the engine's events and hands them to the loop through an
-  ``asyncio.Queue``; the worker forwards them as protocol messages. A per-session lock keeps
+  :class:`attune.bridge.AsyncBridge`; the worker forwards them as protocol messages. A per-session lock keeps
   one turn at a time per session even when two connections resume the same session;
-* small **side tasks** read camera frames (one at a time; frames arriving meanwhile only
-  replace the frame kept for the next turn).
+* the camera (:class:`server.camera.CameraInput`) reads frames in a side task, one at a time
+  (frames arriving meanwhile are dropped), and keeps the latest for the next turn.
 
-Everything sent goes through :meth:`Connection.send`, which stamps ``seq`` and keeps an
-``audio.chunk`` header and its binary frame adjacent. If the client vanishes, sends turn into
+Everything sent goes through the connection's :class:`server.outbox.Outbox`, which stamps
+``seq`` and keeps an ``audio.chunk`` header and its binary frame adjacent. If the client vanishes, sends turn into
 no-ops, the turn in flight is cancelled at its next safe point, and its history is still
 stored by the engine: nothing is lost and the server goes on.
 
@@ -35,8 +35,6 @@ nor session ids (not even a fragment): codes, sizes and timings only.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
 import re
 import threading
@@ -48,10 +46,12 @@ import numpy as np
 from websockets.exceptions import ConnectionClosed
 
 from attune.bridge import AsyncBridge
-from attune.errors import AttuneError, ErrorCode, InputError, error_code
+from attune.errors import AttuneError, InputError
 from attune.types import Audio, TurnEvent, WordTiming
 from server import protocol as p
+from server.camera import CameraInput
 from server.limits import ANONYMOUS, TokenBucket
+from server.outbox import Outbox
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
@@ -214,11 +214,8 @@ class Connection:
         self.capabilities = p.Capabilities()
         self.audio_in = p.AudioFormat()
         self.audio_out: p.WireFormat = server.settings.voice.wire_format
-        self._seq = 0
-        self._send_lock = asyncio.Lock()
-        self._closed = False
-        self._closing = False
-        self._close_task: asyncio.Task[None] | None = None
+        self.outbox = Outbox(ws, on_gone=self._cancel_current)
+        self.camera = CameraInput(server, self.outbox, server.settings)
         self._turns: asyncio.Queue[TurnRequest | None] = asyncio.Queue()
         self._queued = 0
         self._current: TurnRecord | None = None
@@ -232,77 +229,16 @@ class Connection:
         self._truncations: set[asyncio.Task[None]] = set()
         self._last: TurnRecord | None = None
         self._audio: _AudioStream | None = None
-        self._image: tuple[np.ndarray, float] | None = None
-        self._tracker: Any = None
-        self._face_task: asyncio.Task[None] | None = None
         self._rate = TokenBucket(limits.max_messages_per_s, 2 * limits.max_messages_per_s)
-        self._frames = TokenBucket(limits.max_image_fps, 2.0)
         self._dropped = 0
         self._last_drop = 0.0
-        self._warned: dict[str, float] = {}
         #: The session's generation when this connection attached (see ``forget_session``).
         self._generation = 0
 
-    # --- sending ------------------------------------------------------------------------------
-
-    async def send(self, message: p._ServerMessage, binary: bytes | None = None) -> bool:
-        """Send one message (and the binary frame that belongs to it); ``False`` once the
-        client is gone (then sending is a no-op)."""
-        if self._closed:
-            return False
-        async with self._send_lock:
-            self._seq += 1
-            frame = p.dump(message.model_copy(update={"seq": self._seq}))
-            try:
-                await self.ws.send(frame)
-                if binary is not None:
-                    await self.ws.send(binary)
-            except ConnectionClosed:
-                self._gone()
-                return False
-        return True
-
-    async def error(
-        self,
-        code: str,
-        message: str,
-        *,
-        recoverable: bool = True,
-        ref: str | None = None,
-        turn_id: str | None = None,
-    ) -> None:
-        """Send an ``error``; an unrecoverable one then closes the connection."""
-        try:
-            code = error_code(code)
-        except ValueError:  # a code missing from ErrorCode: still tell the client
-            log.exception("error code %s is not in ErrorCode", code)
-            code = ErrorCode.INTERNAL_ERROR
-        log.info("error %s", code)
-        await self.send(
-            p.ErrorMessage(
-                code=code, message=message, recoverable=recoverable, ref=ref, turn_id=turn_id
-            )
-        )
-        if not recoverable:
-            # close without waiting: the receive loop keeps draining frames until the client's
-            # close frame arrives (a flooding client's frames would otherwise hide it)
-            self._closing = True
-            self._close_task = asyncio.create_task(
-                self.ws.close(1008 if code == "rate_limited" else 1000, code)
-            )
-
-    async def _warn(self, code: str, message: str) -> None:
-        """A recoverable error sent at most once a second per code (floods stay quiet)."""
-        now = time.monotonic()
-        if now - self._warned.get(code, -1e9) >= 1.0:
-            self._warned[code] = now
-            await self.error(code, message)
-
-    def _gone(self) -> None:
-        if not self._closed:
-            self._closed = True
-            if self._current is not None:
-                self._current.cancel.set()
+    def _cancel_current(self) -> None:
+        """The client is gone: the turn in flight stops at its next safe point."""
+        if self._current is not None:
+            self._current.cancel.set()
 
     # --- the connection's life ----------------------------------------------------------------
 
@@ -312,28 +248,27 @@ class Connection:
         try:
             await self._receive_loop()
         finally:
-            self._gone()
+            self.outbox.gone()
             if self.session_id is not None:
                 self.server.detach(self.session_id, self)
             self._drop_queued()
             self._turns.put_nowait(None)
             await worker  # the turn in flight stops at its next safe point and is stored
-            if self._face_task is not None:
-                await self._face_task
-            if self._close_task is not None:
-                await self._close_task
+            await self.camera.close()
+            if self.outbox.close_task is not None:
+                await self.outbox.close_task
 
     async def _receive_loop(self) -> None:
         limits = self.settings.server
-        while not self._closed:
+        while not self.outbox.closed:
             try:
                 frame = await asyncio.wait_for(self.ws.recv(), timeout=limits.idle_timeout_s)
             except TimeoutError:
                 if self._current is not None or self._queued:
                     continue  # the client waits for a turn: not idle
-                if self._closing:
+                if self.outbox.closing:
                     return
-                await self.error(
+                await self.outbox.error(
                     "idle_timeout",
                     f"no message for {limits.idle_timeout_s:g} s; the connection is closed",
                     recoverable=False,
@@ -341,7 +276,7 @@ class Connection:
                 continue
             except ConnectionClosed:
                 return
-            if self._closing:
+            if self.outbox.closing:
                 continue
             if not self._rate.take():
                 await self._flooded()
@@ -360,11 +295,11 @@ class Connection:
         self._dropped += 1
         limit = self.settings.server.max_messages_per_s
         if self._dropped > 10 * limit:
-            await self.error(
+            await self.outbox.error(
                 "rate_limited", "too many messages; the connection is closed", recoverable=False
             )
             return
-        await self._warn(
+        await self.outbox.warn(
             "rate_limited", f"more than {limit:g} messages per second; messages were dropped"
         )
 
@@ -372,7 +307,7 @@ class Connection:
         try:
             message = p.parse_client_message(frame)
         except p.ProtocolError as exc:
-            await self.error(
+            await self.outbox.error(
                 exc.code,
                 str(exc),
                 recoverable=exc.code != "unsupported_version" or self.session_id is not None,
@@ -382,7 +317,7 @@ class Connection:
             await self._start(message)
             return
         if self.session_id is None:
-            await self.error("no_session", "send session.start first")
+            await self.outbox.error("no_session", "send session.start first")
             return
         if isinstance(message, p.UserText):
             await self._enqueue(TurnRequest(ref=message.ref, text=message.text))
@@ -391,7 +326,7 @@ class Connection:
         elif isinstance(message, p.UserAudioEnd):
             await self._on_audio_end()
         elif isinstance(message, p.UserImage):
-            await self._on_image(message)
+            await self.camera.on_image(message)
         elif isinstance(message, p.Interrupt):
             await self._on_interrupt(message)
         else:
@@ -403,13 +338,13 @@ class Connection:
         from agent.core import new_session_id, validate_session_id
 
         if self.session_id is not None:
-            await self.error("session_already_started", "this connection has a session")
+            await self.outbox.error("session_already_started", "this connection has a session")
             return
         try:
             public = validate_session_id(message.session_id or new_session_id())
             session_id = stored_session_id(public, self.owner)
         except InputError as exc:
-            await self.error(exc.code, str(exc))
+            await self.outbox.error(exc.code, str(exc))
             return
         allowed, history = (
             await asyncio.to_thread(self.server.claim, session_id, self.owner)
@@ -418,7 +353,7 @@ class Connection:
         )
         if not allowed:
             log.info("session refused: not owned by this token")
-            await self.error(
+            await self.outbox.error(
                 "session_forbidden", "this session does not exist for your token; start a new one"
             )
             return
@@ -429,7 +364,7 @@ class Connection:
         self.audio_in = message.audio_in
         self.audio_out = message.audio_out or self.settings.voice.wire_format
         log.info("session started (resumed=%s)", bool(history))
-        await self.send(
+        await self.outbox.send(
             p.SessionStarted(
                 session_id=public,
                 resumed=bool(history),
@@ -446,33 +381,26 @@ class Connection:
         forgotten = False
         if message.forget:
             forgotten = await self.server.forget_session(self.session_id, self)
-        await self.send(p.SessionEnded(forgotten=forgotten))
+        await self.outbox.send(p.SessionEnded(forgotten=forgotten))
         await self.ws.close(1000, "session ended")
-        self._closed = True
+        self.outbox.closed = True
 
     # --- turns --------------------------------------------------------------------------------
 
     async def _enqueue(self, request: TurnRequest) -> None:
         limit = self.server.max_queued_turns
         if self._queued >= limit:
-            await self.error(
+            await self.outbox.error(
                 "queue_full",
                 f"{limit} turns are already waiting; wait for a reply",
                 ref=request.ref,
             )
             return
-        request.image = self._fresh_image()
+        request.image = self.camera.fresh()
         position = self._queued + (1 if self._current is not None else 0)
         self._queued += 1
-        await self.send(p.TurnQueued(ref=request.ref, position=position))
+        await self.outbox.send(p.TurnQueued(ref=request.ref, position=position))
         self._turns.put_nowait(request)
-
-    def _fresh_image(self) -> np.ndarray | None:
-        """The latest camera frame if it is recent enough to show the user now."""
-        if self._image is None:
-            return None
-        image, at = self._image
-        return image if time.monotonic() - at <= self.settings.face.window_seconds else None
 
     def stop_turns(self) -> None:
         """Stop the running turn at its next safe point and drop the queued ones."""
@@ -491,7 +419,7 @@ class Connection:
             if request is None:
                 return
             self._queued = max(0, self._queued - 1)
-            if self._closed:
+            if self.outbox.closed:
                 continue
             record = TurnRecord(ref=request.ref)
             self._current = record
@@ -523,7 +451,7 @@ class Connection:
 
         async with self.server.session_lock(session_id), self.server.turn_slots:
             if not self.server.is_current(session_id, self._generation):
-                await self.error(
+                await self.outbox.error(
                     "session_forgotten",
                     "this session was forgotten; start a new one",
                     recoverable=False,
@@ -550,10 +478,10 @@ class Connection:
 
     async def _turn_failed(self, exc: Exception, record: TurnRecord) -> None:
         if isinstance(exc, AttuneError):
-            await self.error(exc.code, str(exc), ref=record.ref, turn_id=record.turn_id)
+            await self.outbox.error(exc.code, str(exc), ref=record.ref, turn_id=record.turn_id)
             return
         log.error("turn failed: %s", type(exc).__name__, exc_info=exc)
-        await self.error(
+        await self.outbox.error(
             "internal_error",
             "the turn failed inside the server; the session is still usable",
             ref=record.ref,
@@ -573,7 +501,7 @@ class Connection:
             await self._send_audio(event, record)
         elif kind == "avatar.video":
             url = self.server.videos.publish(str(event.data["path"]))
-            await self.send(
+            await self.outbox.send(
                 p.AvatarVideo(
                     turn_id=event.turn_id,
                     ref=record.ref,
@@ -584,7 +512,7 @@ class Connection:
         else:
             if kind == "reply.delta":
                 record.deltas.append(str(event.data.get("text", "")))
-            await self.send(
+            await self.outbox.send(
                 p.TurnEventMessage(
                     type=kind, turn_id=event.turn_id, ref=record.ref, data=event.data
                 )
@@ -613,7 +541,7 @@ class Connection:
             words=list(chunk.words),
             style=dict(style) if isinstance(style, dict) else {},
         )
-        await self.send(header, encoded)
+        await self.outbox.send(header, encoded)
 
     # --- interrupt ----------------------------------------------------------------------------
 
@@ -652,7 +580,9 @@ class Connection:
             self._truncations.add(task)
             task.add_done_callback(self._truncations.discard)
             return
-        await self.error("nothing_to_interrupt", "no turn of this session is running or playing")
+        await self.outbox.error(
+            "nothing_to_interrupt", "no turn of this session is running or playing"
+        )
 
     async def _truncate_later(self, record: TurnRecord) -> None:
         session_id = self.session_id
@@ -671,13 +601,13 @@ class Connection:
         said = record.said()
         assert record.turn_id is not None
         await asyncio.to_thread(self.server.bot.truncate_reply, session_id, record.turn_id, said)
-        await self.send(p.TurnInterrupted(turn_id=record.turn_id, ref=record.ref, said=said))
+        await self.outbox.send(p.TurnInterrupted(turn_id=record.turn_id, ref=record.ref, said=said))
 
     # --- audio --------------------------------------------------------------------------------
 
     async def _on_audio_start(self, message: p.UserAudioStart) -> None:
         if self._audio is not None:
-            await self.error("audio_already_started", "send user.audio.end first")
+            await self.outbox.error("audio_already_started", "send user.audio.end first")
             return
         fmt = self.audio_in
         seconds = self.settings.speech.max_turn_seconds
@@ -687,14 +617,14 @@ class Connection:
             try:
                 segmenter = await asyncio.to_thread(self.server.new_segmenter)
             except AttuneError as exc:
-                await self.error(exc.code, f"open microphone unavailable: {exc}")
+                await self.outbox.error(exc.code, f"open microphone unavailable: {exc}")
                 return
         self._audio = _AudioStream(message, max_bytes, segmenter)
 
     async def _on_binary(self, frame: bytes) -> None:
         stream = self._audio
         if stream is None:
-            await self._warn(
+            await self.outbox.warn(
                 "audio_not_started", "binary frames are audio: send user.audio.start first"
             )
             return
@@ -706,7 +636,7 @@ class Connection:
         if len(stream.buffer) + len(frame) > stream.max_bytes:
             stream.discarding = True
             stream.buffer.clear()
-            await self.error(
+            await self.outbox.error(
                 "audio_too_long",
                 f"the utterance is longer than {self.settings.speech.max_turn_seconds:g} s; "
                 "it was dropped",
@@ -720,7 +650,7 @@ class Connection:
         try:
             events = await asyncio.to_thread(self._segment, stream, frame, False)
         except InputError as exc:
-            await self.error(exc.code, str(exc), ref=stream.start.ref)
+            await self.outbox.error(exc.code, str(exc), ref=stream.start.ref)
             return
         await self._on_segments(stream, events)
 
@@ -744,7 +674,7 @@ class Connection:
 
         for event in events:
             if isinstance(event, SpeechStarted):
-                await self.send(p.SpeechStartedMessage(at=event.at))
+                await self.outbox.send(p.SpeechStartedMessage(at=event.at))
                 speaking = self._speaking() if stream.start.barge_in else None
                 if speaking is not None:
                     stream.overlap = _Overlap(speaking)
@@ -819,7 +749,7 @@ class Connection:
         text = heard.text.strip()
         if text and text != stream.partial_sent and stream is self._audio:
             stream.partial_sent = text
-            await self.send(p.TranscriptPartialMessage(ref=stream.start.ref, text=text))
+            await self.outbox.send(p.TranscriptPartialMessage(ref=stream.start.ref, text=text))
 
     async def _final_partial(self, stream: _AudioStream, utterance: Any) -> Any:
         """The transcript of a finished utterance, if live recognition covered all its speech
@@ -870,15 +800,15 @@ class Connection:
                 self._interrupt(record, None)
             elif record is not self._current:
                 self._barged = record
-            await self.send(p.SpeechBargeInMessage(turn_id=record.turn_id))
+            await self.outbox.send(p.SpeechBargeInMessage(turn_id=record.turn_id))
         else:
             self.backchannels += 1
-            await self.send(p.SpeechBackchannelMessage(turn_id=record.turn_id))
+            await self.outbox.send(p.SpeechBackchannelMessage(turn_id=record.turn_id))
 
     async def _on_audio_end(self) -> None:
         stream, self._audio = self._audio, None
         if stream is None:
-            await self.error("audio_not_started", "no audio stream to end")
+            await self.outbox.error("audio_not_started", "no audio stream to end")
             return
         if stream.discarding:
             return
@@ -894,43 +824,11 @@ class Connection:
                 from_pcm16, bytes(stream.buffer), fmt.sample_rate, fmt.channels
             )
         except InputError as exc:
-            await self.error(exc.code, str(exc), ref=stream.start.ref)
+            await self.outbox.error(exc.code, str(exc), ref=stream.start.ref)
             return
         await self._enqueue(TurnRequest(ref=stream.start.ref, audio=audio))
 
     # --- camera -------------------------------------------------------------------------------
-
-    async def _on_image(self, message: p.UserImage) -> None:
-        limit = self.settings.server.max_image_bytes
-        if len(message.data) > limit * 4 // 3 + 4:
-            await self.error("image_too_large", f"an image may have at most {limit} bytes")
-            return
-        if not self._frames.take():
-            fps = self.settings.server.max_image_fps
-            await self._warn("image_rate", f"more than {fps:g} camera frames per second")
-            return
-        try:
-            data = base64.b64decode(message.data, validate=True)
-        except (binascii.Error, ValueError):
-            await self.error("bad_image", "the image data is not valid base64")
-            return
-        if self._face_task is not None and not self._face_task.done():
-            return  # a frame is being read: keep the camera's pace without a backlog
-        self._face_task = asyncio.create_task(self._read_face(data))
-
-    async def _read_face(self, data: bytes) -> None:
-        try:
-            image, reading = await asyncio.to_thread(self.server.read_face, data)
-        except AttuneError as exc:
-            await self.error(exc.code, str(exc))
-            return
-        self._image = (image, time.monotonic())
-        if self._tracker is None:
-            from modalities.face.tracker import FaceTracker
-
-            self._tracker = FaceTracker.from_settings(self.settings)
-        smoothed = self._tracker.update(reading, time.monotonic())
-        await self.send(p.FaceReadingMessage(face=smoothed))
 
 
 def _encode_audio(audio: Audio, wire_format: str) -> tuple[bytes, int]:
