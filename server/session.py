@@ -8,16 +8,17 @@ A :class:`Connection` runs three kinds of work:
   camera frames are read and smoothed;
 * the **turn worker** takes queued turns one at a time, in order, and runs each through
   :meth:`agent.Attune.stream_turn` in the server's executor (blocking inference never runs on
-  the event loop). A thread iterates the engine's events and hands them to the loop through an
-  :class:`attune.bridge.AsyncBridge`; the worker forwards them as protocol messages. A per-session lock keeps
-  one turn at a time per session even when two connections resume the same session;
-* the camera (:class:`server.camera.CameraInput`) reads frames in a side task, one at a time
-  (frames arriving meanwhile are dropped), and keeps the latest for the next turn.
+  the event loop). A thread iterates the engine's events and hands them to the loop
+  through an :class:`attune.bridge.AsyncBridge`; the worker forwards them as messages. A
+  per-session lock keeps one turn at a time per session even when two connections resume the
+  same session;
+* the camera (:class:`server.camera.CameraInput`) reads frames in a side task, one at a
+  time (frames arriving meanwhile are dropped), and keeps the latest for the next turn.
 
 Everything sent goes through the connection's :class:`server.outbox.Outbox`, which stamps
-``seq`` and keeps an ``audio.chunk`` header and its binary frame adjacent. If the client vanishes, sends turn into
-no-ops, the turn in flight is cancelled at its next safe point, and its history is still
-stored by the engine: nothing is lost and the server goes on.
+``seq`` and keeps an ``audio.chunk`` header and its binary frame adjacent. If the client
+vanishes, sends turn into no-ops, the turn in flight is cancelled at its next safe point, and
+its history is still stored by the engine: nothing is lost and the server goes on.
 
 Interrupts (barge-in) set the turn's cancel event (the engine stops between tokens or spoken
 sentences) and stop forwarding its reply text, audio and avatar output at once. When the turn
