@@ -4,8 +4,9 @@ A :class:`Connection` runs three kinds of work:
 
 * the **receive loop** reads frames, enforces the per-connection limits (rate, sizes, idle
   timeout) and turns each valid message into an action: a turn is *queued*, an interrupt is
-  applied at once, audio is buffered (push-to-talk) or fed to the VAD (open microphone),
-  camera frames are read and smoothed;
+  applied at once, audio goes to the microphone (:class:`server.microphone.MicInput`:
+  buffered for push-to-talk, fed to the VAD for the open microphone), camera frames to the
+  camera;
 * the **turn worker** takes queued turns one at a time, in order, and runs each through
   :meth:`agent.Attune.stream_turn` in the server's executor (blocking inference never runs on
   the event loop). A thread iterates the engine's events and hands them to the loop
@@ -38,21 +39,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import threading
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from websockets.exceptions import ConnectionClosed
 
 from attune.bridge import AsyncBridge
 from attune.errors import AttuneError, InputError
-from attune.types import Audio, TurnEvent, WordTiming
+from attune.types import Audio, TurnEvent
 from server import protocol as p
 from server.camera import CameraInput
 from server.limits import ANONYMOUS, TokenBucket
+from server.microphone import MicInput
 from server.outbox import Outbox
+from server.turns import SentChunk, TurnRecord, TurnRequest
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
@@ -65,69 +65,6 @@ log = logging.getLogger(__name__)
 _REPLY_OUTPUT = frozenset({"reply.delta", "audio.chunk", "avatar.cues", "avatar.video"})
 #: Capability a client must ask for to receive an event type.
 _NEEDS = {"audio.chunk": "audio", "avatar.cues": "avatar", "avatar.video": "video"}
-
-
-@dataclass
-class TurnRequest:
-    """A turn waiting in a connection's queue."""
-
-    ref: str | None
-    text: str | None = None
-    audio: Audio | None = None
-    image: np.ndarray | None = None
-    #: The audio's transcript when it was recognised while the person spoke.
-    transcript: Any = None
-
-
-@dataclass
-class SentChunk:
-    """What the client got of one spoken sentence."""
-
-    offset: float
-    duration: float
-    text: str
-    words: list[WordTiming]
-
-
-@dataclass
-class TurnRecord:
-    """A turn in flight (or the last one): what was sent, and whether it was interrupted."""
-
-    ref: str | None
-    cancel: threading.Event = field(default_factory=threading.Event)
-    turn_id: str | None = None
-    interrupted: bool = False
-    played_seconds: float | None = None
-    deltas: list[str] = field(default_factory=list)
-    chunks: list[SentChunk] = field(default_factory=list)
-
-    def said(self) -> str:
-        """What reached the user: the audio played up to ``played_seconds`` (all audio sent
-        when unknown), or the text sent when the reply was not spoken."""
-        if not self.chunks:
-            return "".join(self.deltas).strip()
-        limit = float("inf") if self.played_seconds is None else self.played_seconds
-        parts: list[str] = []
-        for chunk in self.chunks:
-            if chunk.offset + chunk.duration <= limit:
-                parts.append(chunk.text)
-                continue
-            if chunk.offset < limit:
-                parts.append(_spoken_prefix(chunk, limit))
-            break
-        return " ".join(part for part in parts if part).strip()
-
-
-def _spoken_prefix(chunk: SentChunk, limit: float) -> str:
-    """The words of a partly played sentence heard before ``limit`` (timed words when the voice
-    gives them, else a share of the words proportional to the time played)."""
-    tokens = chunk.text.split()
-    if chunk.words:
-        heard = sum(1 for w in chunk.words if w.end <= limit)
-        count = round(heard * len(tokens) / len(chunk.words))
-    else:
-        count = int(len(tokens) * (limit - chunk.offset) / max(chunk.duration, 1e-6))
-    return " ".join(tokens[:count])
 
 
 #: A session id the server made (:func:`agent.core.new_session_id`): 32 hex digits.
@@ -159,49 +96,6 @@ def stored_session_id(public: str, owner: str) -> str | None:
     return f"{public}.o{owner[:16]}"
 
 
-class _AudioStream:
-    """The client's audio between ``user.audio.start`` and ``user.audio.end``."""
-
-    def __init__(self, start: p.UserAudioStart, max_bytes: int, segmenter: Any) -> None:
-        self.start = start
-        self.max_bytes = max_bytes
-        self.buffer = bytearray()
-        self.segmenter = segmenter
-        #: Set once the push buffer overflowed: frames are dropped until ``user.audio.end``.
-        self.discarding = False
-        #: Speech heard while Attune was speaking, until it is judged (see ``_judge``).
-        self.overlap: _Overlap | None = None
-        #: Live recognition of the utterance in progress: the task running (one at a time),
-        #: the speech length when it was started, and the last result with the stream time
-        #: up to which it covers the speech.
-        self.partial_task: asyncio.Task[None] | None = None
-        self.partial_from = 0.0
-        self.partial: tuple[float, Any] | None = None
-        self.partial_sent = ""
-        #: Utterances finished in this stream: a recognition started for an earlier one is
-        #: not shown or used once its utterance is over.
-        self.utterances = 0
-        self.partial_end = -1.0
-
-
-def _judgement(text: str) -> str:
-    """``backchannel`` or ``barge_in`` for what was heard while Attune spoke."""
-    from modalities.speech.backchannel import is_backchannel
-
-    return "backchannel" if is_backchannel(text) else "barge_in"
-
-
-class _Overlap:
-    """Speech that began while Attune was speaking: the reply it overlaps, what it was judged
-    to be (``None`` not yet, ``"backchannel"``, ``"barge_in"``) and at how many seconds of
-    speech it was last judged."""
-
-    def __init__(self, record: TurnRecord) -> None:
-        self.record = record
-        self.decision: str | None = None
-        self.judged_at = 0.0
-
-
 class Connection:
     """The server side of one websocket connection (see the module docstring)."""
 
@@ -222,14 +116,12 @@ class Connection:
         self._current: TurnRecord | None = None
         #: When the reply audio sent so far ends, played in real time (monotonic seconds).
         self._speaking_until = 0.0
-        #: Backchannels heard while Attune spoke, in this connection (a signal; no text kept).
-        self.backchannels = 0
         #: A finished reply still playing that the server judged interrupted: the page's
         #: ``interrupt`` for it is honoured even if the interruption is already a queued turn.
         self._barged: TurnRecord | None = None
         self._truncations: set[asyncio.Task[None]] = set()
         self._last: TurnRecord | None = None
-        self._audio: _AudioStream | None = None
+        self.mic = MicInput(self)
         self._rate = TokenBucket(limits.max_messages_per_s, 2 * limits.max_messages_per_s)
         self._dropped = 0
         self._last_drop = 0.0
@@ -283,7 +175,7 @@ class Connection:
                 await self._flooded()
                 continue
             if isinstance(frame, bytes):
-                await self._on_binary(frame)
+                await self.mic.on_binary(frame)
             else:
                 await self._on_text(frame)
 
@@ -323,9 +215,9 @@ class Connection:
         if isinstance(message, p.UserText):
             await self._enqueue(TurnRequest(ref=message.ref, text=message.text))
         elif isinstance(message, p.UserAudioStart):
-            await self._on_audio_start(message)
+            await self.mic.on_start(message)
         elif isinstance(message, p.UserAudioEnd):
-            await self._on_audio_end()
+            await self.mic.on_end()
         elif isinstance(message, p.UserImage):
             await self.camera.on_image(message)
         elif isinstance(message, p.Interrupt):
@@ -598,176 +490,7 @@ class Connection:
         record.cancel.set()
         log.info("turn %s interrupted", record.turn_id)
 
-    async def _truncate(self, session_id: str, record: TurnRecord) -> None:
-        said = record.said()
-        assert record.turn_id is not None
-        await asyncio.to_thread(self.server.bot.truncate_reply, session_id, record.turn_id, said)
-        await self.outbox.send(p.TurnInterrupted(turn_id=record.turn_id, ref=record.ref, said=said))
-
-    # --- audio --------------------------------------------------------------------------------
-
-    async def _on_audio_start(self, message: p.UserAudioStart) -> None:
-        if self._audio is not None:
-            await self.outbox.error("audio_already_started", "send user.audio.end first")
-            return
-        fmt = self.audio_in
-        seconds = self.settings.speech.max_turn_seconds
-        max_bytes = int(seconds * fmt.sample_rate * fmt.channels * 2)
-        segmenter = None
-        if message.mode == "open":
-            try:
-                segmenter = await asyncio.to_thread(self.server.new_segmenter)
-            except AttuneError as exc:
-                await self.outbox.error(exc.code, f"open microphone unavailable: {exc}")
-                return
-        self._audio = _AudioStream(message, max_bytes, segmenter)
-
-    async def _on_binary(self, frame: bytes) -> None:
-        stream = self._audio
-        if stream is None:
-            await self.outbox.warn(
-                "audio_not_started", "binary frames are audio: send user.audio.start first"
-            )
-            return
-        if stream.discarding:
-            return
-        if stream.segmenter is not None:
-            await self._listen(stream, frame)
-            return
-        if len(stream.buffer) + len(frame) > stream.max_bytes:
-            stream.discarding = True
-            stream.buffer.clear()
-            await self.outbox.error(
-                "audio_too_long",
-                f"the utterance is longer than {self.settings.speech.max_turn_seconds:g} s; "
-                "it was dropped",
-                ref=stream.start.ref,
-            )
-            return
-        stream.buffer.extend(frame)
-
-    async def _listen(self, stream: _AudioStream, frame: bytes) -> None:
-        """Open microphone: feed the VAD; speech start may barge in, utterances become turns."""
-        try:
-            events = await asyncio.to_thread(self._segment, stream, frame, False)
-        except InputError as exc:
-            await self.outbox.error(exc.code, str(exc), ref=stream.start.ref)
-            return
-        await self._on_segments(stream, events)
-
-    def _segment(self, stream: _AudioStream, frame: bytes, flush: bool) -> list[Any]:
-        fmt = self.audio_in
-        events: list[Any] = []
-        if frame:
-            if fmt.sample_rate == 16000 and fmt.channels == 1:
-                events += stream.segmenter.push(frame)
-            else:
-                from modalities.audio import from_pcm16
-
-                audio = from_pcm16(frame, fmt.sample_rate, fmt.channels)
-                events += stream.segmenter.push(audio.samples)
-        if flush:
-            events += stream.segmenter.flush()
-        return events
-
-    async def _on_segments(self, stream: _AudioStream, events: list[Any]) -> None:
-        from modalities.speech.segmenter import SpeechStarted
-
-        for event in events:
-            if isinstance(event, SpeechStarted):
-                await self.outbox.send(p.SpeechStartedMessage(at=event.at))
-                speaking = self._speaking() if stream.start.barge_in else None
-                if speaking is not None:
-                    stream.overlap = _Overlap(speaking)
-                    if self.settings.speech.barge_in_min_ms == 0:
-                        await self._decide(stream.overlap, "barge_in")
-                continue
-            overlap, stream.overlap = stream.overlap, None
-            transcript = await self._final_partial(stream, event)
-            if overlap is not None and overlap.decision != "barge_in":
-                # the whole utterance decides (a backchannel can turn into a real interruption)
-                if transcript is not None:
-                    decision = _judgement(transcript.text)
-                else:
-                    decision = await self._judge(event.audio)
-                await self._decide(overlap, decision)
-                if overlap.decision == "backchannel":
-                    continue  # a signal, not a turn
-            await self._enqueue(
-                TurnRequest(ref=stream.start.ref, audio=event.audio, transcript=transcript)
-            )
-        self._maybe_partial(stream)
-        overlap = stream.overlap
-        if overlap is None or overlap.decision == "barge_in" or stream.segmenter is None:
-            return
-        spoken = float(stream.segmenter.speech_seconds)
-        step = self.settings.speech.barge_in_min_ms / 1000
-        if spoken >= step and spoken >= overlap.judged_at + step:
-            audio = stream.segmenter.current_audio()
-            if audio is not None:
-                overlap.judged_at = spoken
-                await self._decide(overlap, await self._judge(audio))
-
-    # --- live transcripts ---------------------------------------------------------------------
-
-    def _maybe_partial(self, stream: _AudioStream) -> None:
-        """Recognise the utterance in progress again when it has grown by
-        ``partial_interval_ms`` of speech, or once the person pauses (so that the result is
-        ready when the pause ends the utterance). One recognition at a time per stream."""
-        segmenter = stream.segmenter
-        speech = self.settings.speech
-        if not speech.partial_transcripts or segmenter is None or stream.partial_task is not None:
-            return
-        spoken = float(segmenter.speech_seconds)
-        if spoken < speech.min_speech_ms / 1000:
-            return
-        end = float(segmenter.speech_end_seconds)
-        covered = stream.partial[0] if stream.partial is not None else -1.0
-        grew = spoken - stream.partial_from >= speech.partial_interval_ms / 1000
-        paused = float(segmenter.pause_seconds) >= 0.2 and covered < end
-        if not (grew or paused):
-            return
-        audio = segmenter.current_audio()
-        if audio is None:
-            return
-        stream.partial_from = spoken
-        stream.partial_end = end
-        stream.partial_task = asyncio.create_task(
-            self._partial(stream, audio, end, stream.utterances)
-        )
-
-    async def _partial(self, stream: _AudioStream, audio: Audio, end: float, index: int) -> None:
-        try:
-            heard = await asyncio.to_thread(self.server.bot.transcribe, audio)
-        except Exception:  # a failed live recognition costs only the live text
-            log.warning("live recognition failed; the turn transcribes the utterance itself")
-            return
-        finally:
-            stream.partial_task = None
-        if index != stream.utterances:
-            return  # its utterance is over (the turn transcribed it)
-        stream.partial = (end, heard)
-        text = heard.text.strip()
-        if text and text != stream.partial_sent and stream is self._audio:
-            stream.partial_sent = text
-            await self.outbox.send(p.TranscriptPartialMessage(ref=stream.start.ref, text=text))
-
-    async def _final_partial(self, stream: _AudioStream, utterance: Any) -> Any:
-        """The transcript of a finished utterance, if live recognition covered all its speech
-        (waiting for a recognition of it still running); else ``None`` (the turn transcribes)."""
-        end = float(getattr(utterance, "speech_end", 0.0))
-        task = stream.partial_task
-        if task is not None and abs(stream.partial_end - end) <= 1e-6:
-            await asyncio.shield(task)  # it recognises all of this utterance: nearly done
-        partial, stream.partial = stream.partial, None
-        stream.utterances += 1
-        stream.partial_from = 0.0
-        stream.partial_sent = ""
-        if partial is None or utterance.ended_by == "max_length" or abs(partial[0] - end) > 1e-6:
-            return None
-        return partial[1]
-
-    def _speaking(self) -> TurnRecord | None:
+    def speaking(self) -> TurnRecord | None:
         """The turn Attune is answering or whose reply may still be playing, if any."""
         if self._current is not None:
             return self._current
@@ -776,60 +499,23 @@ class Connection:
             return last
         return None
 
-    async def _judge(self, audio: Any) -> str:
-        """``backchannel`` or ``barge_in`` for speech heard while Attune spoke. Nothing of what
-        was said is kept or logged; a recogniser failure counts as an interruption (yield to
-        the person)."""
-        try:
-            heard = await asyncio.to_thread(self.server.bot.transcribe, audio)
-        except Exception:
-            log.warning(
-                "could not transcribe speech heard during a reply; treating it as an interruption"
-            )
-            return "barge_in"
-        return _judgement(heard.text)
+    def barge_in(self, record: TurnRecord) -> None:
+        """The person interrupted ``record``'s reply: a turn in flight stops; a finished reply
+        still playing is cut when the page reports what it played (``interrupt``)."""
+        if record is self._current and not record.interrupted:
+            self._interrupt(record, None)
+        elif record is not self._current:
+            self._barged = record
 
-    async def _decide(self, overlap: _Overlap, decision: str) -> None:
-        """Act on a judgement: an interruption stops the reply (the page stops playing it and
-        reports how much was heard); a backchannel is signalled once and changes nothing."""
-        if decision == overlap.decision:
-            return
-        overlap.decision = decision
-        record = overlap.record
-        if decision == "barge_in":
-            if record is self._current and not record.interrupted:
-                self._interrupt(record, None)
-            elif record is not self._current:
-                self._barged = record
-            await self.outbox.send(p.SpeechBargeInMessage(turn_id=record.turn_id))
-        else:
-            self.backchannels += 1
-            await self.outbox.send(p.SpeechBackchannelMessage(turn_id=record.turn_id))
+    async def enqueue(self, request: TurnRequest) -> None:
+        """Queue a turn (from the microphone)."""
+        await self._enqueue(request)
 
-    async def _on_audio_end(self) -> None:
-        stream, self._audio = self._audio, None
-        if stream is None:
-            await self.outbox.error("audio_not_started", "no audio stream to end")
-            return
-        if stream.discarding:
-            return
-        if stream.segmenter is not None:
-            events = await asyncio.to_thread(self._segment, stream, b"", True)
-            await self._on_segments(stream, events)
-            return
-        from modalities.audio import from_pcm16
-
-        fmt = self.audio_in
-        try:
-            audio = await asyncio.to_thread(
-                from_pcm16, bytes(stream.buffer), fmt.sample_rate, fmt.channels
-            )
-        except InputError as exc:
-            await self.outbox.error(exc.code, str(exc), ref=stream.start.ref)
-            return
-        await self._enqueue(TurnRequest(ref=stream.start.ref, audio=audio))
-
-    # --- camera -------------------------------------------------------------------------------
+    async def _truncate(self, session_id: str, record: TurnRecord) -> None:
+        said = record.said()
+        assert record.turn_id is not None
+        await asyncio.to_thread(self.server.bot.truncate_reply, session_id, record.turn_id, said)
+        await self.outbox.send(p.TurnInterrupted(turn_id=record.turn_id, ref=record.ref, said=said))
 
 
 def _encode_audio(audio: Audio, wire_format: str) -> tuple[bytes, int]:

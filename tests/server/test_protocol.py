@@ -19,7 +19,7 @@ from server.limits import (
     owner_id,
     presented_token,
 )
-from server.session import SentChunk, TurnRecord
+from server.turns import SentChunk, TurnRecord
 
 
 def test_the_schema_file_is_current():
