@@ -36,6 +36,7 @@ from attune.types import ChatMessage, GenerationParams
 from modalities.llm.base import LLM, GenerationError, LLMCapabilities
 from modalities.llm.models import (
     adapter_file,
+    chat_request,
     default_threads,
     resolve_device,
     resolve_gguf_path,
@@ -104,17 +105,8 @@ def _seed(seed: int) -> int:
 
 def _request(messages: Sequence[ChatMessage], params: GenerationParams) -> dict[str, Any]:
     """The OpenAI-style chat request for llama.cpp's server (streaming)."""
-    request: dict[str, Any] = {
-        "messages": [{"role": m.role, "content": m.content} for m in messages],
-        "max_tokens": params.max_tokens,
-        "temperature": params.temperature,
-        "top_p": params.top_p,
-        "stream": True,
-    }
-    if params.stop:
-        request["stop"] = list(params.stop)
-    if params.seed is not None:
-        request["seed"] = _seed(params.seed)
+    seed = _seed(params.seed) if params.seed is not None else None
+    request = chat_request(messages, params, seed)
     if params.json_schema is not None:
         request["json_schema"] = params.json_schema
     if params.ignore_eos:

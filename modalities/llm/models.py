@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from attune.errors import ModelNotFoundError
+from attune.types import ChatMessage, GenerationParams
 
 if TYPE_CHECKING:
     from attune.settings import LLMSettings
@@ -140,6 +141,25 @@ def safe_server_message(text: str, contents: Iterable[str], limit: int = 240) ->
             if text[start : start + window] in joined:
                 return "(server message withheld: it quotes the request)"
     return text
+
+
+def chat_request(
+    messages: Sequence[ChatMessage], params: GenerationParams, seed: int | None
+) -> dict[str, Any]:
+    """The body of a streaming OpenAI-style chat request, common to llama.cpp's server and the
+    OpenAI-compatible ones (each backend adds its own keys)."""
+    request: dict[str, Any] = {
+        "messages": [{"role": m.role, "content": m.content} for m in messages],
+        "max_tokens": params.max_tokens,
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+        "stream": True,
+    }
+    if params.stop:
+        request["stop"] = list(params.stop)
+    if seed is not None:
+        request["seed"] = seed
+    return request
 
 
 def adapter_file(llm: LLMSettings) -> Path | None:

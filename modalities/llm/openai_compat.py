@@ -25,7 +25,7 @@ from pydantic import SecretStr
 
 from attune.types import ChatMessage, GenerationParams
 from modalities.llm.base import LLM, GenerationError, LLMCapabilities
-from modalities.llm.models import safe_server_message
+from modalities.llm.models import chat_request, safe_server_message
 
 if TYPE_CHECKING:
     from attune.settings import AttuneSettings
@@ -120,18 +120,7 @@ class OpenAICompatLLM(LLM):
     def _request(
         self, messages: Sequence[ChatMessage], params: GenerationParams, *, schema: bool
     ) -> dict[str, Any]:
-        request: dict[str, Any] = {
-            "model": self.model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "max_tokens": params.max_tokens,
-            "temperature": params.temperature,
-            "top_p": params.top_p,
-            "stream": True,
-        }
-        if params.stop:
-            request["stop"] = list(params.stop)
-        if params.seed is not None:
-            request["seed"] = params.seed
+        request = {"model": self.model, **chat_request(messages, params, params.seed)}
         if schema and params.json_schema is not None:
             request["response_format"] = {
                 "type": "json_schema",
