@@ -48,7 +48,7 @@ def register(groups: Any) -> None:
         "--out",
         type=Path,
         help="adapter GGUF (default: STATE_DIR/artifacts/replies-lora.gguf; "
-        "agent/tuning/data/replies-lora.gguf replaces the shipped one)",
+        "modalities/llm/data/replies-lora.gguf replaces the shipped one)",
     )
     tr.add_argument("--epochs", type=float, default=0.6, help="passes over the data (0.6)")
     tr.add_argument("--limit", type=int, help="only the first N training examples (smoke runs)")
