@@ -174,7 +174,7 @@ class AttuneServer:
         self._generation[session_id] = self._generation.get(session_id, 0) + 1
         others = [c for c in self._attached.get(session_id, ()) if c is not by]
         for connection in others:
-            connection.stop_turns()
+            connection.turns.stop()
         async with self.session_lock(session_id):
             forgotten = await asyncio.to_thread(self.forget, session_id)
         for connection in others:

@@ -146,7 +146,7 @@ class MicInput:
         for event in events:
             if isinstance(event, SpeechStarted):
                 await self.conn.outbox.send(p.SpeechStartedMessage(at=event.at))
-                speaking = self.conn.speaking() if stream.start.barge_in else None
+                speaking = self.conn.turns.speaking() if stream.start.barge_in else None
                 if speaking is not None:
                     stream.overlap = _Overlap(speaking)
                     if self.conn.settings.speech.barge_in_min_ms == 0:
@@ -163,7 +163,7 @@ class MicInput:
                 await self._decide(overlap, decision)
                 if overlap.decision == "backchannel":
                     continue  # a signal, not a turn
-            await self.conn.enqueue(
+            await self.conn.turns.enqueue(
                 TurnRequest(ref=stream.start.ref, audio=event.audio, transcript=transcript)
             )
         self._maybe_partial(stream)
@@ -256,7 +256,7 @@ class MicInput:
         overlap.decision = decision
         record = overlap.record
         if decision == "barge_in":
-            self.conn.barge_in(record)
+            self.conn.turns.barge_in(record)
             await self.conn.outbox.send(p.SpeechBargeInMessage(turn_id=record.turn_id))
         else:
             self.backchannels += 1
@@ -283,4 +283,4 @@ class MicInput:
         except InputError as exc:
             await self.conn.outbox.error(exc.code, str(exc), ref=stream.start.ref)
             return
-        await self.conn.enqueue(TurnRequest(ref=stream.start.ref, audio=audio))
+        await self.conn.turns.enqueue(TurnRequest(ref=stream.start.ref, audio=audio))
