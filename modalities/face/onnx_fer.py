@@ -1,6 +1,6 @@
 """The ``onnx`` face backend: the shared BlazeFace + mesh pipeline with a local ONNX FER model.
 
-The model (``settings.face.model_path``) is any image classifier over facial expressions with
+The model (``settings.face.onnx.model_path``) is any image classifier over facial expressions with
 one image input and one output of class scores. What it needs is read from the model:
 
 * **input**: ``NCHW`` or ``NHWC`` by where the 1 or 3 channels are; 1 channel = gray, 3 = RGB;
@@ -98,13 +98,13 @@ class ONNXFace(MeshFaceAnalyzer):
     def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> ONNXFace:
         """Build from ``settings.face`` (``model_path`` is required when the model loads)."""
         options = {**cls.settings_kwargs(settings.face), **kwargs}
-        return cls(options.pop("model_path", settings.face.model_path), **options)
+        return cls(options.pop("model_path", settings.face.onnx.model_path), **options)
 
     def _load_classifier(self) -> None:
         path = self.model_path
         if path is None or not path.is_file():
             raise ModelNotFoundError(
-                f"ONNX expression model not found: {path}; set ATTUNE_FACE__MODEL_PATH to a "
+                f"ONNX expression model not found: {path}; set ATTUNE_FACE__ONNX__MODEL_PATH to a "
                 "local .onnx image-classification FER model (with a labels sidecar)"
             )
         import onnxruntime as ort

@@ -1,6 +1,6 @@
 """The ``transformers`` speech-emotion backend: any local audio-classification model directory.
 
-The model (``settings.speech.emotion_model_path``; e.g. a fine-tuned wav2vec2 or HuBERT SER
+The model (``settings.speech.transformers.model_path``; e.g. a fine-tuned wav2vec2 or HuBERT SER
 model saved with ``save_pretrained``, feature extractor included) gives a distribution over its
 own labels. Each label is looked up in :data:`LABEL_AFFECT`, a table of the labels common SER
 data sets use (IEMOCAP, RAVDESS, CREMA-D, MSP-Podcast), after lower-casing and mapping common
@@ -93,8 +93,8 @@ class TransformersSpeechEmotion(SpeechEmotionRecognizer):
 
     @classmethod
     def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> TransformersSpeechEmotion:
-        """The model of ``settings.speech.emotion_model_path`` on the resolved device."""
-        model_path = kwargs.get("model_path", settings.speech.emotion_model_path)
+        """The model of ``settings.speech.transformers.model_path`` on the resolved device."""
+        model_path = kwargs.get("model_path", settings.speech.transformers.model_path)
         return cls(model_path, device=kwargs.get("device", settings.resolved_device()))
 
     def _load(self) -> None:
@@ -103,7 +103,7 @@ class TransformersSpeechEmotion(SpeechEmotionRecognizer):
             raise ModelNotFoundError(
                 "the transformers speech-emotion backend needs a local audio-classification "
                 f"model directory; {self.model_path or 'none'} has no config.json "
-                "(set ATTUNE_SPEECH__EMOTION_MODEL_PATH)"
+                "(set ATTUNE_SPEECH__TRANSFORMERS__MODEL_PATH)"
             )
         from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 

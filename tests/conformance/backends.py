@@ -37,14 +37,18 @@ def _tiny_text_classifier(tmp: pytest.TempPathFactory) -> Any:
     from tests.modalities.text.test_hf_classifier import build_tiny_model
 
     path = build_tiny_model(tmp.mktemp("bert"), list(GOEMOTIONS_LABELS), multi_label=True)
-    return real("text_emotion", "transformers", text_emotion={"model_path": path})(tmp)
+    return real(
+        "text_emotion", "transformers", text_emotion={"transformers": {"model_path": path}}
+    )(tmp)
 
 
 def _tiny_speech_classifier(tmp: pytest.TempPathFactory) -> Any:
     from tests.modalities.speech.test_hf_audio import build_tiny_model
 
     path = build_tiny_model(tmp.mktemp("wav2vec2"))
-    return real("speech_emotion", "transformers", speech={"emotion_model_path": path})(tmp)
+    return real("speech_emotion", "transformers", speech={"transformers": {"model_path": path}})(
+        tmp
+    )
 
 
 def _tiny_onnx_face(tmp: pytest.TempPathFactory) -> Any:
@@ -55,7 +59,7 @@ def _tiny_onnx_face(tmp: pytest.TempPathFactory) -> Any:
     path = write_tiny_classifier(
         tmp.mktemp("onnx-fer") / "fer.onnx", len(FER_LABELS), metadata={"labels": labels}
     )
-    return real("face", "onnx", face={"model_path": path})(tmp)
+    return real("face", "onnx", face={"onnx": {"model_path": path}})(tmp)
 
 
 def _piper(tmp: pytest.TempPathFactory) -> Any:

@@ -49,7 +49,7 @@ def test_reads_a_sidecar_for_an_rgb_model(tmp_path: Path, astronaut: np.ndarray)
     (tmp_path / "rgb.json").write_text(
         json.dumps({"labels": ["happy", "sad", "neutral"], "mean": 0.5, "std": 0.5})
     )
-    settings = AttuneSettings(face={"model_path": path})  # type: ignore[arg-type]
+    settings = AttuneSettings(face={"onnx": {"model_path": path}})  # type: ignore[arg-type]
     face = backend_class("face", "onnx").from_settings(settings)
     reading = face.analyze(astronaut)
     assert face.crop_size == 32

@@ -54,7 +54,7 @@ def test_label_table() -> None:
 
 
 def test_tiny_model_gives_a_speech_emotion(tiny_model: Path) -> None:
-    settings = AttuneSettings(device="cpu", speech={"emotion_model_path": tiny_model})
+    settings = AttuneSettings(device="cpu", speech={"transformers": {"model_path": tiny_model}})
     backend = TransformersSpeechEmotion.from_settings(settings)
     rng = np.random.default_rng(0)
     audio = Audio((rng.standard_normal(24000) * 0.1).astype(np.float32), 24000)
@@ -69,7 +69,7 @@ def test_tiny_model_gives_a_speech_emotion(tiny_model: Path) -> None:
 
 def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:
     backend = TransformersSpeechEmotion.from_settings(AttuneSettings(device="cpu"))
-    with pytest.raises(ModelNotFoundError, match="EMOTION_MODEL_PATH"):
+    with pytest.raises(ModelNotFoundError, match="SPEECH__TRANSFORMERS__MODEL_PATH"):
         backend.load()
     with pytest.raises(ModelNotFoundError, match=r"config\.json"):
         TransformersSpeechEmotion(tmp_path).load()

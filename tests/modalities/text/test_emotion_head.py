@@ -10,7 +10,7 @@ import pytest
 
 from attune import registry
 from attune.errors import ConfigError, InputError, ModelNotFoundError
-from attune.settings import AttuneSettings, TextEmotionSettings
+from attune.settings import AttuneSettings
 from attune.types import TextEmotion
 from modalities.text.emotion_head import (
     HEAD_FILE,
@@ -57,7 +57,7 @@ def test_from_settings_is_lazy_and_shares_the_embedder(tmp_path: Path) -> None:
     own = GoEmotionsHead.from_settings(settings)
     assert isinstance(own.embedder, MiniLMEmbedder)
 
-    custom = AttuneSettings(device="cpu", text_emotion=TextEmotionSettings(head_path=tmp_path))
+    custom = AttuneSettings(device="cpu", text_emotion={"goemotions_head": {"head_path": tmp_path}})
     assert GoEmotionsHead.from_settings(custom).head_path == tmp_path / HEAD_FILE
     assert resolve_head_path(tmp_path / "x.safetensors") == tmp_path / "x.safetensors"
 

@@ -9,7 +9,7 @@ import pytest
 
 from attune import registry
 from attune.errors import ConfigError, InputError, ModelNotFoundError
-from attune.settings import AttuneSettings, TextEmotionSettings
+from attune.settings import AttuneSettings
 from attune.types import TextEmotion
 from modalities.text.hf_classifier import TransformersTextEmotion, map_labels
 from modalities.text.labels import GOEMOTIONS_LABELS
@@ -60,7 +60,7 @@ def goemotions_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def make(path: Path | None, **kwargs: Any) -> TransformersTextEmotion:
     settings = AttuneSettings(
-        device="cpu", text_emotion=TextEmotionSettings(model_path=path, **kwargs)
+        device="cpu", text_emotion={"transformers": {"model_path": path, **kwargs}}
     )
     recognizer = registry.create("text_emotion", "transformers", settings)
     assert isinstance(recognizer, TransformersTextEmotion)
@@ -132,7 +132,7 @@ def test_unknown_labels_are_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_missing_or_unset_dir(tmp_path: Path) -> None:
-    with pytest.raises(ModelNotFoundError, match="ATTUNE_TEXT_EMOTION__MODEL_PATH"):
+    with pytest.raises(ModelNotFoundError, match="ATTUNE_TEXT_EMOTION__TRANSFORMERS__MODEL_PATH"):
         make(None).load()
     with pytest.raises(ModelNotFoundError, match="not found"):
         make(tmp_path / "absent").analyze("hello")

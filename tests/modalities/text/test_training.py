@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from attune.errors import ConfigError, InputError
-from attune.settings import AttuneSettings, TextEmotionSettings
+from attune.settings import AttuneSettings
 from modalities.text.emotion_head import HEAD_FILE, META_FILE, GoEmotionsHead
 from modalities.text.labels import GOEMOTIONS_LABELS
 from modalities.text.minilm import MiniLMEmbedder
@@ -104,7 +104,7 @@ def test_train_small_subset_writes_loadable_artifacts(
     assert meta["training"]["limit"] == 300
 
     settings = AttuneSettings(
-        device="cpu", text_emotion=TextEmotionSettings(head_path=out / HEAD_FILE)
+        device="cpu", text_emotion={"goemotions_head": {"head_path": out / HEAD_FILE}}
     )
     head = GoEmotionsHead.from_settings(settings, embedder=minilm)
     emotions = head.analyze_batch(["That is hilarious", "I'm scared of the dark"])
