@@ -164,7 +164,7 @@ class LLMSettings(BaseModel):
     #: Longest wait for the LLM's next output, every backend.
     timeout_s: float = Field(default=60.0, gt=0)
     #: The ``openai`` backend's section.
-    openai: OpenAISettings = Field(default_factory=lambda: OpenAISettings())
+    openai: OpenAISettings = Field(default_factory=OpenAISettings)
 
     @model_validator(mode="before")
     @classmethod
@@ -272,9 +272,9 @@ class EspeakSettings(BaseModel):
 class VoiceSettings(BaseModel):
     """Speaking: the reply's text-to-speech. Each backend's own settings are its section."""
 
-    hibari: HibariSettings = Field(default_factory=lambda: HibariSettings())
-    piper: PiperSettings = Field(default_factory=lambda: PiperSettings())
-    espeak: EspeakSettings = Field(default_factory=lambda: EspeakSettings())
+    hibari: HibariSettings = Field(default_factory=HibariSettings)
+    piper: PiperSettings = Field(default_factory=PiperSettings)
+    espeak: EspeakSettings = Field(default_factory=EspeakSettings)
     #: Scale the affect-driven style (0 = always the neutral voice, 1 = the table as written).
     expressiveness: float = Field(default=1.0, ge=0.0, le=2.0)
     #: Voice turns (audio in, speech out) run for the shortest time to first audio: the
@@ -308,7 +308,7 @@ class FaceSettings(BaseModel):
     max_bytes: int = Field(default=20_000_000, ge=1024)
     min_detection_confidence: float = Field(default=0.6, gt=0.0, lt=1.0)
     #: The ``onnx`` backend's section.
-    onnx: OnnxFaceSettings = Field(default_factory=lambda: OnnxFaceSettings())
+    onnx: OnnxFaceSettings = Field(default_factory=OnnxFaceSettings)
     #: The tracker's window (camera frames) and how old a frame may be.
     window_frames: int = Field(default=8, ge=1, le=120)
     window_seconds: float = Field(default=3.0, gt=0)

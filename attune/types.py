@@ -8,7 +8,7 @@ Pydantic models (frozen) because they are also wire data and checkpointed graph 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -595,19 +595,8 @@ TurnEvent = Annotated[
     | ReplyDoneEvent,
     Field(discriminator="type"),
 ]
-#: The event classes, for ``isinstance``.
-TURN_EVENTS: tuple[type[_Event], ...] = (
-    PerceptionEvent,
-    SafetyEvent,
-    CrisisEvent,
-    AppraisalEvent,
-    StrategyEvent,
-    ReplyDeltaEvent,
-    AudioChunkEvent,
-    AvatarCuesEvent,
-    AvatarVideoEvent,
-    ReplyDoneEvent,
-)
+#: The event classes (the members of :data:`TurnEvent`), for ``isinstance``.
+TURN_EVENTS: tuple[type[_Event], ...] = get_args(get_args(TurnEvent)[0])
 
 
 #: Every model class that may be stored in a checkpoint (the deserialisation allowlist).

@@ -14,23 +14,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from attune.errors import ErrorCode, error_code
 from attune.types import (
-    AppraisalEvent,
-    AvatarCuesEvent,
-    AvatarVideoEvent,
+    TURN_EVENTS,
+    AudioChunkEvent,
     ChatMessage,
-    CrisisEvent,
     FaceReading,
-    PerceptionEvent,
-    ReplyDeltaEvent,
-    ReplyDoneEvent,
-    SafetyEvent,
-    StrategyEvent,
     WordTiming,
 )
 
@@ -414,16 +407,8 @@ USER_TEXT: dict[ErrorCode, str | None] = {
 #: The engine's events whose payload is JSON as a whole (``audio.chunk`` goes out as an
 #: ``audio.chunk`` header and a binary frame instead): what ``turn.event`` messages' ``data``
 #: holds, by ``type``.
-_WIRE_EVENTS = Annotated[
-    PerceptionEvent
-    | SafetyEvent
-    | CrisisEvent
-    | AppraisalEvent
-    | StrategyEvent
-    | ReplyDeltaEvent
-    | AvatarCuesEvent
-    | AvatarVideoEvent
-    | ReplyDoneEvent,
+_WIRE_EVENTS: Any = Annotated[
+    Union[tuple(e for e in TURN_EVENTS if e is not AudioChunkEvent)],  # noqa: UP007
     Field(discriminator="type"),
 ]
 
