@@ -160,7 +160,6 @@ class TransformersLLM(LLM):
         self._max_context = context_size
         self._active: set[threading.Event] = set()
         self._active_lock = threading.Lock()
-        self.load_seconds: float | None = None
 
     @classmethod
     def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> TransformersLLM:
@@ -219,11 +218,11 @@ class TransformersLLM(LLM):
             int(getattr(model.config, "max_position_embeddings", 0) or self.context_size),
         )
         self._tokenizer, self._model, self._device = tokenizer, model, device
-        self.load_seconds = time.perf_counter() - started
+        seconds = time.perf_counter() - started  # Loadable keeps load_seconds
         log.info(
             "transformers loaded %s in %.1f s (device=%s, dtype=%s)",
             Path(source).name,
-            self.load_seconds,
+            seconds,
             device,
             str(dtype).removeprefix("torch."),
         )

@@ -195,7 +195,6 @@ class LlamaCppLLM(LLM):
         self._socket_dir: str | None = None
         self._active: set[_Generation] = set()
         self._active_lock = threading.Lock()
-        self.load_seconds: float | None = None
 
     @classmethod
     def from_settings(cls, settings: AttuneSettings, **kwargs: Any) -> LlamaCppLLM:
@@ -259,12 +258,12 @@ class LlamaCppLLM(LLM):
         self._socket_dir = socket_dir
         if socket_dir is not None:  # also removed if the owner never calls close()
             weakref.finalize(self, shutil.rmtree, socket_dir, True)
-        self.load_seconds = time.perf_counter() - started
+        seconds = time.perf_counter() - started  # Loadable keeps load_seconds
         log.info(
             "llama.cpp loaded %s%s in %.2f s (device=%s, threads=%d, n_ctx=%d, parallel=%d)",
             path.name,
             f" + {self.adapter.name}" if self.adapter is not None else "",
-            self.load_seconds,
+            seconds,
             device,
             self.threads,
             self.context_size,

@@ -145,7 +145,6 @@ class HibariTTS(SpeechSynthesizer):
         self.voice = voice
         self.threads = threads or default_threads()
         self.seed = seed
-        self.load_seconds: float | None = None
         self._g2p_lock = threading.Lock()  # hibari's G2P keeps per-call state on its tokens
         self._session: Any = None
         self._g2p: Any = None
@@ -209,10 +208,10 @@ class HibariTTS(SpeechSynthesizer):
         british = any(v["file"] == os.path.basename(path) and v["british"] for v in VOICES.values())
         self._g2p = G2P(british=british)
         self._g2p("Warm up.")  # loads the lazy OOV net and the tagger's tables
-        self.load_seconds = time.perf_counter() - started
+        seconds = time.perf_counter() - started  # Loadable keeps load_seconds
         logger.info(
             "hibari loaded in %.2f s (threads=%d, timings=%s)",
-            self.load_seconds,
+            seconds,
             self.threads,
             self._timed,
         )
