@@ -76,7 +76,10 @@ def test_a_wrong_api_key_is_a_clear_error(llama_server: str) -> None:
 
 @pytest.mark.slow
 def test_json_schema_goes_through_response_format(openai_llm: Any) -> None:
-    text = openai_llm.generate(HELLO, GenerationParams(max_tokens=24, json_schema=SCHEMA))
+    # greedy and seeded: sampled at the default 0.7 the grammar lets the model spend its 24
+    # tokens on whitespace now and then, and the JSON is cut off (seen once in 7 full runs)
+    params = GenerationParams(max_tokens=24, json_schema=SCHEMA, temperature=0.0, seed=7)
+    text = openai_llm.generate(HELLO, params)
     assert json.loads(text)["mood"] in ("calm", "tense")
     assert openai_llm.capabilities.json_schema
 
