@@ -79,8 +79,6 @@ class AttuneContext:
     media: TurnMedia = field(default_factory=TurnMedia)
     #: Set when the turn is interrupted (barge-in); nodes stop at their next safe point.
     cancel: threading.Event | None = None
-    #: The reply audio spoken so far in this turn (``render_avatar`` makes the video of it).
-    spoken: list[Any] = field(default_factory=list)
     _lazy: _LazyBackends | None = None
 
     def __post_init__(self) -> None:
@@ -93,7 +91,7 @@ class AttuneContext:
 
     def for_turn(self, media: TurnMedia, cancel: threading.Event | None = None) -> AttuneContext:
         """A copy carrying one turn's media and cancel flag; backends stay shared."""
-        return dataclasses.replace(self, media=media, cancel=cancel, spoken=[])
+        return dataclasses.replace(self, media=media, cancel=cancel)
 
     @property
     def cancelled(self) -> bool:

@@ -18,6 +18,7 @@ from agent.graph import build_graph
 from agent.privacy import forget_session, list_sessions, prune_sessions
 from agent.safety.detector import CrisisDetector
 from agent.sessions import open_sqlite_store
+from agent.speech import SpeechStage
 from agent.state import AttuneState, new_turn_input
 from attune import registry
 from attune.bridge import Bridge
@@ -282,14 +283,20 @@ class Attune:
         )
         with self._lock:
             context = self.context.for_turn(media, cancel)
+            speech = (
+                SpeechStage(context, turn_id, avatar=avatar, video=video)
+                if graph_input.get("speak")
+                else None
+            )
             first_audio: float | None = None
-            for event in self._run_graph(graph_input, config, context):
+            for event in self._turn_events(graph_input, config, context, speech):
                 if first_audio is None and event.type == "audio.chunk":
                     first_audio = (time.perf_counter() - started) * 1000
                 yield event.model_copy(update={"turn_id": turn_id})
             state: AttuneState = self.graph.get_state(config).values  # type: ignore[assignment]
         total_ms = (time.perf_counter() - started) * 1000
-        timings = {**state.get("timings_ms", {}), "total": total_ms}
+        spoken = speech.timings_ms if speech is not None else {}
+        timings = {**state.get("timings_ms", {}), **spoken, "total": total_ms}
         if first_audio is not None:  # from the start of the turn to the first reply audio
             timings["to_first_audio"] = first_audio
         log.info("turn %s done in %.0f ms", turn_id, total_ms)
@@ -306,7 +313,7 @@ class Attune:
             strategy=state.get("strategy"),
             safety=state.get("safety"),
             reply_check=state.get("reply_check"),
-            video_path=state.get("video_path"),
+            video_path=speech.video_path if speech is not None else None,
             interrupted=cancel is not None and cancel.is_set(),
             timings_ms=timings,
         )
@@ -341,6 +348,24 @@ class Attune:
             max_decoded_pixels=face.max_decoded_pixels,
             max_pixels=face.max_pixels,
         )
+
+    def _turn_events(
+        self,
+        graph_input: AttuneState,
+        config: Any,
+        context: AttuneContext,
+        speech: SpeechStage | None,
+    ) -> Iterator[TurnEvent]:
+        """The graph's events with, when the reply is spoken, the speech stage's after each
+        (the audio of a final sentence follows it while the graph writes on), then the rest of
+        the reply spoken once the graph has kept it."""
+        for event in self._run_graph(graph_input, config, context):
+            yield event
+            if speech is not None:
+                yield from speech.feed(event)  # a final sentence is spoken now
+        if speech is not None:
+            reply = self.graph.get_state(config).values.get("reply") or ""
+            yield from speech.finish(reply)
 
     def _run_graph(
         self, graph_input: AttuneState, config: Any, context: AttuneContext
@@ -413,7 +438,7 @@ class Attune:
             if not " ".join(target.content.split()).startswith(kept):
                 kept = ""  # only a prefix of what was generated can have been said
             update = target.model_copy(update={"content": kept, "interrupted": True})
-            self.graph.update_state(config, {"history": [update]}, as_node="synthesize_speech")
+            self.graph.update_state(config, {"history": [update]}, as_node="respond")
         return True
 
     # --- sessions ----------------------------------------------------------------------------

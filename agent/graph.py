@@ -4,20 +4,19 @@
                                                                                           │
            ┌────────────────────────── (no crisis) ──────────────────────────────────────┤
            v                                                                              │
-        appraise ─> plan_strategy ─> respond ─┐                    (crisis) safe_reply <──┘
-                                              v                                 │
-                                  [synthesize_speech] <─────────────────────────┘
-                                              │
-                                       [render_avatar] ─> END
+        appraise ─> plan_strategy ─> respond ─> END           (crisis) safe_reply ─> END <┘
 
 A bracketed node runs only when its input is present (``PERCEPTION_ROUTES``: audio, text, an
-image; ``synthesize_speech``: the client asked for speech; ``render_avatar``: for a video), so
-a text-only turn, a voice turn and a camera turn share one graph and none of them needs the
-others' backends. Perception runs
-in a fixed order because the transcript of ``perceive_speech`` is the text that
-``perceive_text`` reads. Every turn passes ``check_safety`` before any reasoning: a crisis goes
-to ``safe_reply`` and skips the chain of empathy, the planner and the LLM; the safe reply is
-spoken like any other.
+image), so a text-only turn, a voice turn and a camera turn share one graph and none of them
+needs the others' backends. Perception runs in a fixed order because the transcript of
+``perceive_speech`` is the text that ``perceive_text`` reads. Every turn passes
+``check_safety`` before any reasoning: a crisis goes to ``safe_reply`` and skips the chain of
+empathy, the planner and the LLM.
+
+The graph ends with the reply's text. Speaking it (and the avatar) is the speech stage's
+(:mod:`agent.speech`), which runs beside the graph on its events: ``speech.style`` and
+``reply.sentence`` from the reply nodes, so the first sentence is heard while the rest is being
+written; the safe reply is spoken like any other.
 """
 
 from __future__ import annotations
@@ -34,7 +33,6 @@ from agent.nodes.perceive import fuse_affect, perceive_face, perceive_speech, pe
 from agent.nodes.plan import plan_strategy
 from agent.nodes.respond import respond
 from agent.nodes.safety import check_safety, route_safety, safe_reply
-from agent.nodes.speak import render_avatar, synthesize_speech
 from agent.state import AttuneState
 
 #: perception node -> predicate saying whether its input is present, in the order they run
@@ -62,16 +60,6 @@ def route_perception(state: AttuneState) -> str:
     return _next_perception(None)(state)
 
 
-def route_speech_output(state: AttuneState) -> str:
-    """``synthesize_speech`` when the client asked to hear the reply, else the end."""
-    return "synthesize_speech" if state.get("speak") else END
-
-
-def route_video(state: AttuneState) -> str:
-    """``render_avatar`` when the client asked for a video of the reply, else the end."""
-    return "render_avatar" if state.get("video") else END
-
-
 def build_graph(
     checkpointer: BaseCheckpointSaver[str] | None = None,
 ) -> CompiledStateGraph[AttuneState, AttuneContext, AttuneState, AttuneState]:
@@ -86,8 +74,6 @@ def build_graph(
     graph.add_node("appraise", appraise)
     graph.add_node("plan_strategy", plan_strategy)
     graph.add_node("respond", respond)
-    graph.add_node("synthesize_speech", synthesize_speech)
-    graph.add_node("render_avatar", render_avatar)
     graph.add_conditional_edges(START, route_perception, [*_PERCEPTION, "fuse_affect"])
     for i, node in enumerate(_PERCEPTION):
         graph.add_conditional_edges(
@@ -97,8 +83,6 @@ def build_graph(
     graph.add_conditional_edges("check_safety", route_safety, ["safe_reply", "appraise"])
     graph.add_edge("appraise", "plan_strategy")
     graph.add_edge("plan_strategy", "respond")
-    for node in ("respond", "safe_reply"):
-        graph.add_conditional_edges(node, route_speech_output, ["synthesize_speech", END])
-    graph.add_conditional_edges("synthesize_speech", route_video, ["render_avatar", END])
-    graph.add_edge("render_avatar", END)
+    graph.add_edge("respond", END)
+    graph.add_edge("safe_reply", END)
     return graph.compile(checkpointer=checkpointer)

@@ -59,14 +59,11 @@ class AttuneState(TypedDict, total=False):
     turn_id: str
     #: Which inputs this turn carries (``text``, ``audio``, ``image``): routes perception.
     inputs: list[str]
-    #: Whether the client wants the reply spoken (``synthesize_speech`` runs).
+    #: Whether the client wants the reply spoken (the reply node then emits ``speech.style``
+    #: and announces final sentences for the speech stage, :mod:`agent.speech`).
     speak: bool
-    #: Whether the client wants the avatar's cue timeline (``avatar.cues`` with each sentence of
-    #: speech) and a rendered video of the reply (``render_avatar``).
+    #: Whether the client wants the avatar (``speech.style`` then carries its expression).
     avatar: bool
-    video: bool
-    #: Where ``render_avatar`` wrote this turn's video (an MP4 under the state dir).
-    video_path: str | None
     #: The user's typed text and/or the transcript of what they said, already validated.
     user_text: str | None
     text_emotion: TextEmotion | None
@@ -75,9 +72,6 @@ class AttuneState(TypedDict, total=False):
     face: FaceReading | None
     #: The fused affect of every modality present (``fuse_affect``).
     affect: FusedAffect | None
-    #: What ``respond`` already spoke while streaming (low-latency voice turns) and how long.
-    spoken_text: str | None
-    spoken_seconds: float | None
     #: Running prosody statistics of this speaker (session-level, not reset per turn).
     prosody_baseline: ProsodyBaseline | None
     #: The crisis check of ``user_text`` (``check_safety``).
@@ -108,24 +102,20 @@ def new_turn_input(
     strategy: Strategy | None = None,
 ) -> AttuneState:
     """The input that starts a turn: per-turn keys reset, history untouched. Asking for video
-    implies the avatar, and the avatar implies speech. ``strategy`` imposes the turn's support
-    strategy instead of the planner's choice."""
+    implies the avatar, and the avatar implies speech (the video itself is the speech stage's).
+    ``strategy`` imposes the turn's support strategy instead of the planner's choice."""
     return AttuneState(
         given_strategy=strategy,
         turn_id=turn_id,
         inputs=inputs if inputs is not None else (["text"] if user_text else []),
         speak=speak or avatar or video,
         avatar=avatar or video,
-        video=video,
-        video_path=None,
         user_text=user_text,
         text_emotion=None,
         transcript=None,
         speech_emotion=None,
         face=None,
         affect=None,
-        spoken_text=None,
-        spoken_seconds=None,
         safety=None,
         appraisal=None,
         strategy=None,

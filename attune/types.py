@@ -452,20 +452,6 @@ class TurnResult(_Frozen):
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
-EventType = Literal[
-    "perception",
-    "safety",
-    "crisis",
-    "appraisal",
-    "strategy",
-    "reply.delta",
-    "audio.chunk",
-    "avatar.cues",
-    "avatar.video",
-    "reply.done",
-]
-
-
 class _Event(_Frozen):
     """A streamed event of a turn. The graph's nodes emit these models; ``turn_id`` is set by
     :meth:`agent.Attune.stream_turn`. :attr:`data` is the payload as the wire carries it (JSON
@@ -535,6 +521,27 @@ class ReplyDeltaEvent(_Event):
     text: str
 
 
+class ReplySentenceEvent(_Event):
+    """A sentence of the reply that can no longer change, announced while the reply streams in
+    a low-latency voice turn (``voice.low_latency``): the speech stage speaks it at once, a
+    kiosk may caption it. The reply can still be replaced afterwards (the output guard);
+    ``reply.done`` is authoritative."""
+
+    type: Literal["reply.sentence"] = "reply.sentence"
+    text: str
+
+
+class SpeechStyleEvent(_Event):
+    """How this turn's reply is spoken and shown, decided by the reply node before its first
+    word (only when the reply is to be spoken): the ``voice`` style and, when the avatar was
+    asked for, the supporter's ``expression`` (:class:`modalities.avatar.cues.Expression` as
+    JSON)."""
+
+    type: Literal["speech.style"] = "speech.style"
+    voice: VoiceStyle
+    expression: dict[str, Any] | None = None
+
+
 class AudioChunkEvent(_Event):
     """One spoken sentence: ``chunk`` is a :class:`modalities.voice.base.SpeechChunk` (audio
     and timings: an object, not JSON; the server encodes it), ``style`` how it was spoken."""
@@ -576,11 +583,13 @@ class ReplyDoneEvent(_Event):
     result: TurnResult
 
 
-#: The events of a turn, in the order the graph produces them: ``perception``+ -> ``safety`` ->
-#: ``appraisal`` -> ``strategy`` -> ``reply.delta``* -> (``audio.chunk`` ``avatar.cues``?)* ->
-#: ``avatar.video``? -> ``reply.done``; on a crisis ``perception``+ -> ``safety`` -> ``crisis`` ->
-#: ``strategy`` (overridden) -> ``reply.delta`` -> ``audio.chunk``* -> ``reply.done``. In a
-#: low-latency voice turn ``audio.chunk`` events interleave with ``reply.delta``. A union
+#: The events of a turn, in the order they come: ``perception``+ -> ``safety`` -> ``appraisal``
+#: -> ``strategy`` -> ``speech.style``? -> (``reply.delta`` | ``reply.sentence``)* ->
+#: (``audio.chunk`` ``avatar.cues``?)* -> ``avatar.video``? -> ``reply.done``; on a crisis
+#: ``perception``+ -> ``safety`` -> ``crisis`` -> ``strategy`` (overridden) -> ``speech.style``?
+#: -> ``reply.delta`` -> ``audio.chunk``* -> ``reply.done``. The graph emits everything up to
+#: the reply's text; the speech stage (:mod:`agent.speech`) the audio, cues and video, so
+#: ``audio.chunk`` events interleave with ``reply.delta`` once a sentence is final. A union
 #: discriminated by ``type``: ``event.type`` tells which, ``event.data`` is the wire payload.
 TurnEvent = Annotated[
     PerceptionEvent
@@ -589,6 +598,8 @@ TurnEvent = Annotated[
     | AppraisalEvent
     | StrategyEvent
     | ReplyDeltaEvent
+    | ReplySentenceEvent
+    | SpeechStyleEvent
     | AudioChunkEvent
     | AvatarCuesEvent
     | AvatarVideoEvent

@@ -20,9 +20,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: Turn event types that are output to the user, dropped once the turn is interrupted.
-_REPLY_OUTPUT = frozenset({"reply.delta", "audio.chunk", "avatar.cues", "avatar.video"})
-#: Capability a client must ask for to receive an event type.
-_NEEDS = {"audio.chunk": "audio", "avatar.cues": "avatar", "avatar.video": "video"}
+_REPLY_OUTPUT = frozenset(
+    {"reply.delta", "reply.sentence", "audio.chunk", "avatar.cues", "avatar.video"}
+)
+#: Capability a client must ask for to receive an event type (``speech.style`` and
+#: ``reply.sentence`` come only with a spoken reply).
+_NEEDS = {
+    "speech.style": "audio",
+    "reply.sentence": "audio",
+    "audio.chunk": "audio",
+    "avatar.cues": "avatar",
+    "avatar.video": "video",
+}
 
 
 class TurnQueue:

@@ -1,4 +1,5 @@
-"""The reply node: generate a short reply for the strategy.
+"""The reply node: generate a short reply for the strategy (speaking it is the speech
+stage's, :mod:`agent.speech`, from this node's events).
 
 Two prompts: the reply-tuned model (the bundled model with its LoRA adapter) gets the dialogue
 and the strategy as a control line (:mod:`agent.tuning.format`); a general instruction model
@@ -17,14 +18,21 @@ from langgraph.runtime import Runtime
 from agent.appraisal import mixed_signals
 from agent.context import AttuneContext
 from agent.nodes.plan import is_phatic
-from agent.nodes.speak import SentenceSpeaker, Speaker, low_latency_voice
+from agent.nodes.speak import low_latency_voice, speech_style_event
 from agent.prompting import render, strategy_guides
 from agent.reply import ReplyScorer, clean_reply, sentence_key, split_sentences
 from agent.safety.replies import SAFE_FALLBACK_REPLY, check_reply
 from agent.state import AttuneState
 from agent.tuning.format import tuned_messages
 from attune.taxonomy import Strategy
-from attune.types import Appraisal, ChatMessage, GenerationParams, ReplyCheck, ReplyDeltaEvent
+from attune.types import (
+    Appraisal,
+    ChatMessage,
+    GenerationParams,
+    ReplyCheck,
+    ReplyDeltaEvent,
+    ReplySentenceEvent,
+)
 
 MAX_SENTENCES = 3
 #: A reply shorter than this that is not a question ("I'm sorry to hear that.") is continued
@@ -105,8 +113,8 @@ def _stream_one(
 
     The text so far passes the output guard before each piece is forwarded; once it fails,
     nothing more is forwarded and generation stops. ``on_text`` gets the text so far after each
-    forwarded piece (the low-latency voice path speaks finished sentences from it). Returns the
-    raw text and whether it failed.
+    forwarded piece (finished sentences are announced from it, for the speech stage). Returns
+    the raw text and whether it failed.
     """
     raw = ""
     system = messages[0].content if messages and messages[0].role == "system" else None
@@ -210,6 +218,11 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
     it is chosen after generation and sent as one delta. ``reply`` in the state (and the
     ``reply.done`` event) is the authoritative, cleaned text.
 
+    When the reply is to be spoken, ``speech.style`` comes first. In a low-latency voice turn
+    (:func:`agent.nodes.speak.low_latency_voice`) each sentence that can no longer change is
+    announced as it streams (``reply.sentence``): the speech stage (:mod:`agent.speech`) speaks
+    it while the rest is being written.
+
     On the concern tier the reply ends with the safety check-in question
     (:func:`with_check_in`).
 
@@ -247,14 +260,23 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
         )
     fast = low_latency_voice(state, ctx)
     n = 1 if fast else ctx.settings.llm.candidates
-    speaker = (
-        SentenceSpeaker(ctx, Speaker(state, ctx, runtime.stream_writer), finished_sentences)
-        if fast
-        else None
-    )
+    style = speech_style_event(state, ctx)
+    if style is not None:
+        runtime.stream_writer(style)
+    #: the sentences announced as final (``reply.sentence``, in a low-latency voice turn),
+    #: which the speech stage speaks at once
+    announced: list[str] = []
 
     def emit(text: str) -> None:
         runtime.stream_writer(ReplyDeltaEvent(text=text))
+
+    def announce(raw_so_far: str) -> None:
+        """``reply.sentence`` for each sentence of the text so far that is now final."""
+        for sentence in finished_sentences(raw_so_far)[len(announced) :]:
+            if ctx.cancelled or sentence[-1:] not in ".!?":
+                return
+            announced.append(sentence)
+            runtime.stream_writer(ReplySentenceEvent(text=sentence))
 
     base = GenerationParams(
         max_tokens=ctx.settings.llm.max_tokens,
@@ -266,9 +288,7 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
     rejected = 0
     if n == 1:
         params = base.model_copy(update={"seed": ctx.settings.seed})
-        raw, failed = _stream_one(
-            ctx, messages, params, emit, speaker.feed if speaker is not None else None
-        )
+        raw, failed = _stream_one(ctx, messages, params, emit, announce if fast else None)
         reply = "" if failed else clean_reply(raw, MAX_SENTENCES)
         problem = check_reply(raw, system) if failed else None
         if (
@@ -283,8 +303,8 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
             if sentence:
                 reply = f"{reply} {sentence}"
                 emit(f" {sentence}")
-                if speaker is not None:
-                    speaker.feed(f"{raw.rstrip()} {sentence} ")
+                if fast:
+                    announce(f"{raw.rstrip()} {sentence} ")
     else:
         candidates = []
         for i in range(n):
@@ -309,7 +329,7 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
     if safety is not None and safety.tier == "concern" and safety.check_in and not ctx.cancelled:
         # after the guard: the check-in is the project's own words, never replaced
         before = reply or FALLBACK_REPLY
-        reply = with_check_in(before, safety.check_in, speaker.spoken if speaker else "")
+        reply = with_check_in(before, safety.check_in, " ".join(announced))
         if n == 1:
             emit(reply[len(before) :] if reply.startswith(before) else f" {safety.check_in}")
     if n != 1:
@@ -330,18 +350,11 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
                 interrupted=ctx.cancelled,
             )
         )
-    timings = {"respond": (time.perf_counter() - start) * 1000}
-    spoken: AttuneState = {}
-    if speaker is not None and speaker.sentences:
-        spoken = {"spoken_text": speaker.spoken, "spoken_seconds": speaker.seconds}
-        if speaker.first_ms is not None:
-            timings["first_audio"] = speaker.first_ms
     return {
         "reply": reply,
         "reply_check": ReplyCheck(
             replaced=problem is not None, problem=problem, rejected_candidates=rejected
         ),
         "history": history_update,
-        "timings_ms": timings,
-        **spoken,
+        "timings_ms": {"respond": (time.perf_counter() - start) * 1000},
     }

@@ -15,6 +15,7 @@ import time
 from langgraph.runtime import Runtime
 
 from agent.context import AttuneContext
+from agent.nodes.speak import speech_style_event
 from agent.safety.replies import compose_safe_reply
 from agent.safety.resources import locale_resources
 from agent.state import AttuneState
@@ -100,6 +101,9 @@ def safe_reply(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneSta
         reason=f"crisis: {assessment.category} ({'+'.join(assessment.matched_by)})",
     )
     runtime.stream_writer(StrategyEvent(strategy=decision))
+    style = speech_style_event(state, runtime.context)  # calm, whatever the affect
+    if style is not None:
+        runtime.stream_writer(style)
     runtime.stream_writer(ReplyDeltaEvent(text=reply))
     turn_id = state.get("turn_id")
     return {

@@ -44,7 +44,9 @@ def test_text_turn_with_speech_streams_every_event_in_order(live: ServerThread):
     types = outcome.types
     first_delta = types.index("reply.delta")
     assert types[0] == "turn.queued" and types[-1] == "reply.done"
-    assert types[1:first_delta] == ["perception", "perception", "safety", "appraisal", "strategy"]
+    assert types[1:first_delta] == [
+        "perception", "perception", "safety", "appraisal", "strategy", "speech.style"
+    ]  # fmt: skip
     assert outcome.audio and all(t in {"reply.delta", "audio.chunk"} for t in types[first_delta:-1])
     for chunk in outcome.audio:
         assert chunk.audio is not None and chunk.audio[:4] == b"RIFF"

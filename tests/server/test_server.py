@@ -53,9 +53,11 @@ def test_text_turn_streams_every_event_in_order(live: ServerThread):
 
     outcome = run(main())
     types = _collapse(outcome.types)
+    # the reply is spoken (audio asked for): how, before its first word
+    spoken_order = [*TURN_ORDER[:-1], "speech.style", TURN_ORDER[-1]]
     # spoken sentences may interleave with the text still being generated
-    assert types[: len(TURN_ORDER)] == TURN_ORDER and types[-1] == "reply.done"
-    assert set(types[len(TURN_ORDER) : -1]) <= {"reply.delta", "audio.chunk"}
+    assert types[: len(spoken_order)] == spoken_order and types[-1] == "reply.done"
+    assert set(types[len(spoken_order) : -1]) <= {"reply.delta", "audio.chunk"}
     assert "audio.chunk" in types
     messages = [e.message for e in outcome.events]
     seqs = [m["seq"] for m in messages]
