@@ -19,6 +19,7 @@ from agent.appraisal import mixed_signals
 from agent.context import AttuneContext
 from agent.nodes.plan import is_phatic
 from agent.nodes.speak import low_latency_voice, speech_style_event
+from agent.openers import opener_for
 from agent.prompting import render, strategy_guides
 from agent.reply import ReplyScorer, clean_reply, sentence_key, split_sentences
 from agent.safety.replies import SAFE_FALLBACK_REPLY, check_reply
@@ -108,21 +109,28 @@ def _stream_one(
     params: GenerationParams,
     emit: Callable[[str], None],
     on_text: Callable[[str], None] | None = None,
+    prefix: str = "",
 ) -> tuple[str, bool]:
     """Stream one reply, forwarding text as it comes and stopping after the last sentence.
 
     The text so far passes the output guard before each piece is forwarded; once it fails,
     nothing more is forwarded and generation stops. ``on_text`` gets the text so far after each
     forwarded piece (finished sentences are announced from it, for the speech stage). Returns
-    the raw text and whether it failed.
+    the raw text and whether it failed. A ``prefix`` (the strategy's opener) begins the reply:
+    it is forwarded first and the model continues it.
     """
-    raw = ""
+    raw = prefix
     system = messages[0].content if messages and messages[0].role == "system" else None
+    if prefix:
+        emit(prefix)
+        messages = [*messages, ChatMessage(role="assistant", content=prefix)]
     pieces = ctx.llm.stream(messages, params)
     try:
         for piece in pieces:
             if ctx.cancelled:  # barge-in: keep what was generated so far
                 break
+            if raw == prefix and prefix and piece[:1].isalnum():
+                piece = f" {piece}"  # the continuation's first word, after the opener
             raw += piece
             if check_reply(raw, system) is not None:
                 return raw, True
@@ -288,7 +296,13 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
     rejected = 0
     if n == 1:
         params = base.model_copy(update={"seed": ctx.settings.seed})
-        raw, failed = _stream_one(ctx, messages, params, emit, announce if fast else None)
+        opener = ""
+        if ctx.settings.llm.openers and prompt == "tuned" and ctx.llm.capabilities.continues:
+            recent = [m.content for m in history[-4:] if m.role == "assistant"]
+            opener = opener_for(strategy, user_text, recent)
+        raw, failed = _stream_one(
+            ctx, messages, params, emit, announce if fast else None, prefix=opener
+        )
         reply = "" if failed else clean_reply(raw, MAX_SENTENCES)
         problem = check_reply(raw, system) if failed else None
         if (
