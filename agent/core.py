@@ -289,11 +289,12 @@ class Attune:
                 else None
             )
             first_audio: float | None = None
-            for event in self._turn_events(graph_input, config, context, speech):
+            kept: list[AttuneState] = []  # the graph's final state, read once
+            for event in self._turn_events(graph_input, config, context, speech, kept):
                 if first_audio is None and event.type == "audio.chunk":
                     first_audio = (time.perf_counter() - started) * 1000
                 yield event.model_copy(update={"turn_id": turn_id})
-            state: AttuneState = self.graph.get_state(config).values  # type: ignore[assignment]
+            state = kept[0]
         total_ms = (time.perf_counter() - started) * 1000
         spoken = speech.timings_ms if speech is not None else {}
         timings = {**state.get("timings_ms", {}), **spoken, "total": total_ms}
@@ -355,17 +356,20 @@ class Attune:
         config: Any,
         context: AttuneContext,
         speech: SpeechStage | None,
+        kept: list[AttuneState],
     ) -> Iterator[TurnEvent]:
         """The graph's events with, when the reply is spoken, the speech stage's after each
         (the audio of a final sentence follows it while the graph writes on), then the rest of
-        the reply spoken once the graph has kept it."""
+        the reply spoken once the graph has kept it. The graph's final state is appended to
+        ``kept``."""
         for event in self._run_graph(graph_input, config, context):
             yield event
             if speech is not None:
                 yield from speech.feed(event)  # a final sentence is spoken now
+        state: AttuneState = self.graph.get_state(config).values  # type: ignore[assignment]
+        kept.append(state)
         if speech is not None:
-            reply = self.graph.get_state(config).values.get("reply") or ""
-            yield from speech.finish(reply)
+            yield from speech.finish(state.get("reply") or "")
 
     def _run_graph(
         self, graph_input: AttuneState, config: Any, context: AttuneContext

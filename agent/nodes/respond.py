@@ -296,9 +296,9 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
     rejected = 0
     if n == 1:
         params = base.model_copy(update={"seed": ctx.settings.seed})
+        recent = [m.content for m in history[-4:] if m.role == "assistant"]
         opener = ""
         if ctx.settings.llm.openers and prompt == "tuned" and ctx.llm.capabilities.continues:
-            recent = [m.content for m in history[-4:] if m.role == "assistant"]
             opener = opener_for(strategy, user_text, recent)
         raw, failed = _stream_one(
             ctx, messages, params, emit, announce if fast else None, prefix=opener
@@ -311,7 +311,6 @@ def respond(state: AttuneState, runtime: Runtime[AttuneContext]) -> AttuneState:
             and ctx.llm.capabilities.continues
             and needs_more(reply, strategy, user_text)
         ):
-            recent = [m.content for m in history[-4:] if m.role == "assistant"]
             said = frozenset(sentence_key(x) for m in recent for x in split_sentences(m))
             sentence = _continue_one(ctx, messages, reply, params, said)
             if sentence:
